@@ -1,0 +1,51 @@
+# Two commands: `make run` (install, index, chat on http://127.0.0.1:7860) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: run test install dev index lint bench browser clean
+
+run: install index
+	$(PY) app.py
+
+test: dev browser
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# torch first, from the local CPU wheel: otherwise sentence-transformers pulls the multi-GB CUDA build
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+# builds the index on first run, then only re-embeds files that changed
+index: install
+	$(VENV)/bin/cityqa ingest
+
+# Debian's Chromium for the browser tests (never `playwright install`: nothing is downloaded at run time)
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: dev
+	$(VENV)/bin/ruff check src tests benchmarks app.py
+
+bench: dev
+	$(PY) benchmarks/latency.py
+
+clean:
+	rm -rf $(VENV) index/chroma index/gen-* index/manifest.json

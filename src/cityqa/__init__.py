@@ -1,0 +1,39 @@
+"""cityqa: answers about California cities' international affairs, quoted and cited from the source documents."""
+
+from .assistant import Assistant
+from .errors import (
+    CityqaError,
+    ConfigError,
+    CorpusError,
+    EmbeddingModelError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    UnreadableFileError,
+)
+from .settings import Settings
+from .types import Answer, Chunk, Citation, Document, IngestReport, Mismatch, SearchFilters, Verdict
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Chunk",
+    "Citation",
+    "CityqaError",
+    "ConfigError",
+    "CorpusError",
+    "Document",
+    "EmbeddingModelError",
+    "IndexCorruptError",
+    "IndexLockedError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IngestReport",
+    "Mismatch",
+    "SearchFilters",
+    "Settings",
+    "UnreadableFileError",
+    "Verdict",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,138 @@
+"""`Assistant`: the public entry point tying ingest, retrieval, answering and follow-ups together."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .answer import Extractor
+from .embeddings import Embedder, go_offline
+from .followup import resolve
+from .ingest import Progress, ingest
+from .retrieve import HybridRetriever
+from .settings import Settings
+from .store import IndexStore, NodeStore
+from .types import Answer, IngestReport, SearchFilters
+
+
+@dataclass
+class _Engine:
+    """Everything loaded for one index generation; swapped whole when the index changes."""
+
+    manifest: dict[str, Any]
+    nodes: NodeStore
+    retriever: HybridRetriever
+    extractor: Extractor
+    people: frozenset[str]
+
+
+class Assistant:
+    """Document-grounded question answering over one index.
+
+    >>> assistant = Assistant.open(index_dir="index")          # doctest: +SKIP
+    >>> assistant.ingest("corpus")                              # doctest: +SKIP
+    >>> assistant.ask("Which city is Okiyama a sister city of?") # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings | None = None, index_dir: Path | str | None = None) -> None:
+        go_offline()
+        self.settings = settings or Settings()
+        self.index_dir = Path(index_dir or self.settings.index_dir)
+        self.store = IndexStore(self.index_dir, self.settings)
+        self.embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        self._engine: _Engine | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None) -> Assistant:
+        """An assistant over `index_dir`. The index is loaded on first use; `ingest` builds it if missing."""
+        return cls(settings, index_dir)
+
+    # ------------------------------------------------------------ indexing
+
+    def ingest(
+        self, corpus_dir: Path | str | None = None, rebuild: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        """Index `corpus_dir` incrementally (or from scratch with `rebuild`); questions keep working meanwhile."""
+        report = ingest(
+            self.settings, Path(corpus_dir or self.settings.corpus_dir), self.index_dir, rebuild=rebuild,
+            embedder=self.embedder, progress=progress,
+        )
+        if not report.nothing_to_do or rebuild:
+            self.reload()
+        return report
+
+    def reload(self) -> None:
+        """Drop the loaded generation; the next question loads the current one."""
+        with self._lock:
+            self._engine = None
+
+    @property
+    def engine(self) -> _Engine:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._load()
+                engine = self._engine
+        return engine
+
+    def _load(self) -> _Engine:
+        manifest = self.store.require_manifest()
+        nodes = self.store.load_nodes(manifest)
+        people = frozenset(c.metadata["interviewee"] for c in nodes.chunks if c.metadata.get("interviewee"))
+        retriever = HybridRetriever(self.store, manifest, nodes, self.embedder)
+        return _Engine(manifest, nodes, retriever, Extractor(nodes, self.settings), people)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.engine.manifest
+
+    @property
+    def fingerprint(self) -> str:
+        return self.settings.fingerprint()
+
+    # ------------------------------------------------------------ questions
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[object] | None = None,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+    ) -> Answer:
+        """Answer `question` from the documents, quoting and citing them; abstain when they do not say."""
+        cleaned = clean_question(question)
+        problem = self.question_problem(cleaned)
+        if problem:
+            return Answer(question=question, answer=problem, abstained=True, confidence=0.0, note=problem)
+        engine = self.engine
+        resolved = resolve(cleaned, history, engine.people)
+        vector = self.embedder.encode_one(resolved)
+        hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
+        answer = engine.extractor.answer(cleaned, resolved, vector, hits)
+        answer.question = question
+        return answer
+
+    def question_problem(self, question: str) -> str | None:
+        """Why a question cannot be asked as it is, in words for the user; None when it is fine."""
+        if not question:
+            return "Please type a question: this one is empty."
+        if len(question) > self.settings.max_question_chars:
+            return (
+                f"This question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,}. Please ask something shorter."
+            )
+        if not any(ch.isalnum() for ch in question):
+            return "Please type a question in words: this one has no letters or digits."
+        return None
+
+
+def clean_question(text: str) -> str:
+    """Drop control characters and collapse white space."""
+    kept = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in str(text or ""))
+    return " ".join(kept.split())

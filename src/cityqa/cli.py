@@ -1,0 +1,114 @@
+"""`cityqa` command line. Parses arguments and prints; all work happens in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import CityqaError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CityqaError as exc:
+        print(f"cityqa: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cityqa", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="build or refresh the index from the corpus folder")
+    p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/ or CITYQA_CORPUS_DIR)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/ or CITYQA_INDEX_DIR)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything, e.g. after changing the model")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_ingest)
+
+    p = sub.add_parser("ask", help="answer questions from the documents, with citations")
+    p.add_argument("questions", nargs="*", metavar="QUESTION")
+    p.add_argument("--file", type=Path, help="read questions from a file, one per line ('-' for stdin)")
+    p.add_argument("--index", type=Path, help="index folder")
+    p.add_argument("-k", type=int, help="passages to retrieve per question")
+    p.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
+    p.set_defaults(func=_ask)
+
+    p = sub.add_parser("serve", help="start the chat UI")
+    p.add_argument("--index", type=Path, help="index folder")
+    p.set_defaults(func=_serve)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from .settings import Settings
+
+    overrides = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = args.index
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = args.corpus
+    return Settings(**overrides)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    settings = _settings(args)
+    report = Assistant.open(settings=settings).ingest(rebuild=args.rebuild)  # type: ignore[arg-type]
+    print(json.dumps(report.to_dict()) if args.json else report.summary())
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    questions = list(args.questions)
+    if args.file:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+        questions += [line for line in text.splitlines() if line.strip()]
+    if not questions:
+        print("cityqa ask: give at least one question (as arguments or with --file)", file=sys.stderr)
+        return 2
+    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    for question in questions:
+        answer = assistant.ask(question, k=args.k)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(_format(answer), flush=True)
+    return 0
+
+
+def _format(answer: object) -> str:
+    from .types import Answer
+
+    assert isinstance(answer, Answer)
+    lines = [f"Q: {answer.question}"]
+    if answer.resolved_question:
+        lines.append(f"   (understood as: {answer.resolved_question})")
+    lines.append(f"A: {answer.answer}")
+    for c in answer.citations:
+        lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
+    if answer.abstained and answer.related:
+        lines.append("  Closest passages:")
+        lines += [f"   - {c.label}: “{' '.join(c.quote.split())}”" for c in answer.related]
+    return "\n".join(lines) + "\n"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .ui import serve
+
+    serve(_settings(args))  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""One exception hierarchy for cityqa.
+
+Every message says what went wrong *and what to do about it*. The CLI and the UI turn these into exit codes
+and chat messages at the edge; library code only raises them.
+"""
+
+from __future__ import annotations
+
+
+class CityqaError(Exception):
+    """Base class for every error cityqa raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(CityqaError):
+    """A setting is invalid or names something that does not exist (e.g. an embedding model path)."""
+
+    exit_code = 2
+
+
+class IndexNotFoundError(CityqaError):
+    """There is no index at the given location yet."""
+
+    exit_code = 3
+
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(f"No index found at {index_dir}. Build it first: run `cityqa ingest --index {index_dir}`.")
+
+
+class IndexMismatchError(CityqaError):
+    """The index was built with other model or chunking settings than the current ones."""
+
+    exit_code = 4
+
+    def __init__(self, index_dir: object, built_with: dict[str, object], current: dict[str, object]) -> None:
+        diff = ", ".join(
+            f"{key}: index has {built_with.get(key)!r}, settings say {current.get(key)!r}"
+            for key in sorted(set(built_with) | set(current))
+            if built_with.get(key) != current.get(key)
+        )
+        super().__init__(
+            f"The index at {index_dir} was built with different settings ({diff}). "
+            "Mixing them would return wrong passages: run `cityqa ingest --rebuild` to rebuild it "
+            "with the current settings, or change the settings back."
+        )
+        self.built_with = built_with
+        self.current = current
+
+
+class IndexCorruptError(CityqaError):
+    """The index files are unreadable (partially deleted, edited by hand, from a newer version)."""
+
+    exit_code = 5
+
+    def __init__(self, index_dir: object, detail: str) -> None:
+        super().__init__(f"The index at {index_dir} cannot be read ({detail}). Run `cityqa ingest --rebuild`.")
+
+
+class IndexLockedError(CityqaError):
+    """Another process is writing the index; only one writer at a time is allowed."""
+
+    exit_code = 6
+
+    def __init__(self, index_dir: object, holder: str) -> None:
+        super().__init__(
+            f"Another cityqa process ({holder}) is updating the index at {index_dir}. "
+            "Wait for it to finish and try again."
+        )
+
+
+class CorpusError(CityqaError):
+    """The corpus folder is missing or holds no readable document."""
+
+    exit_code = 7
+
+
+class UnreadableFileError(CityqaError):
+    """One corpus file cannot be read. Ingest skips it and reports the reason; it never stops the run."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class EmbeddingModelError(ConfigError):
+    """The embedding model cannot be loaded offline."""

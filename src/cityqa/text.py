@@ -1,0 +1,42 @@
+"""Tokenising shared by answer scoring, follow-up resolution and fact-checking."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .entities import fold
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my no nor not now of
+    off on once only or other our ours out over own same she should so some such than that the their theirs them
+    then there these they this those through to too under until up very was we were what when where which while
+    who whom whose why will with would you your yours according paper report say says said tell told describe
+    described mention mentioned name named list give many much""".split()
+)
+NEGATIONS = frozenset({"not", "no", "never", "nor", "lacks", "lack", "without", "none", "neither"})
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> object:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    return [w.replace("’", "'").removesuffix("'s") for w in _WORD.findall(fold(text))]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words: lower-cased, accents folded, stop words dropped, in order, unique."""
+    kept = [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+    stems = _stemmer().stemWords(kept)  # type: ignore[attr-defined]
+    return list(dict.fromkeys(stems))
+
+
+def normalise_space(text: str) -> str:
+    return " ".join(text.split())

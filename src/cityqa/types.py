@@ -1,0 +1,223 @@
+"""Typed records passed between pipeline stages: Document -> Chunk -> Citation -> Answer / Verdict.
+
+Offsets are always character offsets into `Document.text`, which for `.txt` and `.md` files is the file's own
+text, so `source_text[citation.start:citation.end] == citation.quote` holds for every citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+DocumentKind = Literal["report", "interview"]
+INTERVIEW_FIELDS = ("interviewee", "role", "city", "date")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, read and decoded."""
+
+    source: str  # path relative to the corpus folder, with forward slashes
+    text: str  # the text offsets refer to (the file itself for .txt/.md; extracted text for .pdf/.docx/.html)
+    sha256: str  # hash of the file's bytes
+    kind: DocumentKind = "report"
+    metadata: dict[str, str] = field(default_factory=dict)  # interview fields for interview notes
+    body_start: int = 0  # where the text after any front matter begins
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence inside a chunk: its span in the document and the endnote markers split off its end."""
+
+    start: int
+    end: int
+    endnotes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document: the unit that is embedded, searched and cited."""
+
+    id: str
+    source: str
+    section: tuple[str, ...]  # heading path, outermost first; () before the first heading
+    start: int
+    end: int
+    text: str  # == document.text[start:end], verbatim
+    sentences: tuple[Sentence, ...]
+    kind: DocumentKind = "report"
+    metadata: dict[str, str] = field(default_factory=dict)
+    doc_sha256: str = ""
+
+    @property
+    def endnotes(self) -> tuple[str, ...]:
+        return tuple(note for sentence in self.sentences for note in sentence.endnotes)
+
+    @property
+    def section_label(self) -> str:
+        return " > ".join(self.section) if self.section else "(opening, no heading)"
+
+    def sentence_text(self, sentence: Sentence) -> str:
+        return self.text[sentence.start - self.start : sentence.end - self.start]
+
+    def search_text(self) -> str:
+        """What BM25 and the embedder see: section path, interview fields and the text without endnote digits."""
+        head = [self.section_label] if self.section else []
+        if self.kind == "interview":
+            head.append(", ".join(self.metadata.get(key, "") for key in INTERVIEW_FIELDS if self.metadata.get(key)))
+        body = " ".join(self.sentence_text(s) for s in self.sentences)
+        return "\n".join([*head, body])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        sentences = tuple(
+            Sentence(s["start"], s["end"], tuple(s.get("endnotes", ()))) for s in data["sentences"]
+        )
+        return cls(**{**data, "section": tuple(data["section"]), "sentences": sentences})
+
+
+@dataclass
+class Citation:
+    """One quoted passage an answer or verdict rests on."""
+
+    n: int
+    source: str
+    section: str
+    quote: str  # verbatim: document.text[start:end]
+    start: int
+    end: int
+    score: float
+    chunk_id: str
+    chunk_start: int  # span of the whole passage the quote sits in, for context
+    chunk_end: int
+    endnotes: list[str] = field(default_factory=list)
+    kind: DocumentKind = "report"
+    interviewee: str | None = None
+    role: str | None = None
+    city: str | None = None
+    date: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Human-readable origin, e.g. 'Interview with Erin Bromaghim, 2023-10-16'."""
+        if self.interviewee:
+            return f"Interview with {self.interviewee}" + (f", {self.date}" if self.date else "")
+        note = f", endnote {', '.join(self.endnotes)}" if self.endnotes else ""
+        return f"{self.source}, {self.section}{note}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["label"] = self.label
+        return data
+
+
+@dataclass
+class Answer:
+    """The answer to one question."""
+
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Citation] = field(default_factory=list)  # closest passages when abstaining
+    resolved_question: str | None = None  # the question as understood after resolving a follow-up
+    note: str | None = None  # why there is no answer (empty question, too long, nothing found…)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [c.to_dict() for c in self.related],
+            "resolved_question": self.resolved_question,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Mismatch:
+    """A typed value in a claim that differs from the evidence."""
+
+    claim: str
+    source: str
+    kind: str  # number, date, name, place, negation, count…
+
+
+VerdictLabel = Literal["supported", "contradicted", "not_found"]
+
+
+@dataclass
+class Verdict:
+    """The fact-check result for one atomic claim."""
+
+    claim: str
+    verdict: VerdictLabel
+    confidence: float
+    evidence: list[Citation] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim,
+            "verdict": self.verdict,
+            "confidence": round(self.confidence, 4),
+            "evidence": [c.to_dict() for c in self.evidence],
+            "mismatches": [asdict(m) for m in self.mismatches],
+        }
+
+
+@dataclass
+class SkippedFile:
+    source: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What one `ingest` run did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+    fingerprint: str = ""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        lines = [
+            f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
+            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} file(s); "
+            f"{self.chunks_written} chunk(s) written, {self.chunks_removed} removed in {self.seconds:.2f} s"
+        ]
+        lines += [f"  + {s}" for s in self.added]
+        lines += [f"  ~ {s}" for s in self.changed]
+        lines += [f"  - {s}" for s in self.removed]
+        lines += [f"  ! skipped {s.source}: {s.reason}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict retrieval: to kinds of document ('report', 'interview') and to passages naming given cities."""
+
+    kinds: tuple[DocumentKind, ...] = ()
+    cities: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.kinds or self.cities)
