@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .entities import find_dates, find_person_names, find_years, has_number
+from .entities import COUNTRIES, find_dates, find_person_names, find_places, find_years, has_number, named_spans
 from .retrieve import Hit
 from .settings import Settings
 from .store import NodeStore
@@ -26,7 +26,15 @@ from .types import Answer, Chunk, Citation, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
 W_MEANING, W_WORDS = 0.55, 0.45
-TYPE_PENALTY = 0.75  # factor for a sentence that lacks the kind of value the question asks for
+TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
+# A question names things (places, people, organisations) and asks for one attribute of them ("the *budget* of
+# X", "how many *consulates*"). A sentence that names neither is about something else, however similar it
+# sounds: that is what separates "Who is the mayor of San José?" (answered) from "Who is the mayor of Oakland?"
+# (not in the documents). Missing from the sentence but present in its passage costs less.
+MISSING_IN_SENTENCE = 0.9
+MISSING_EVERYWHERE = 0.7
+_TYPE_WORDS = set(content_terms("country countries city cities year years date"))  # checked by type instead
+_GENERIC_HEADS = {"name", "kind", "type", "number", "part", "role", "way", "example", "one", "thing", "main"}
 
 
 @dataclass
@@ -51,7 +59,9 @@ class Extractor:
             df.update(set(content_terms(chunk.search_text())))
         n = max(1, len(nodes.chunks))
         self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
-        self.default_idf = math.log(1 + n)
+        # A question word the documents never use cannot tell their sentences apart; it still counts against
+        # every sentence (the documents may not cover the topic) but only as much as a typical word.
+        self.unseen_idf = float(np.median(list(self.idf.values()))) if self.idf else 1.0
 
     def answer(self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
         ranked = self.rank_sentences(resolved, query_vector, hits)
@@ -71,25 +81,31 @@ class Extractor:
         )
 
     def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
-        terms = content_terms(question)
-        weights = {t: self.idf.get(t, self.default_idf) for t in terms}
+        terms = [t for t in content_terms(question) if t not in _TYPE_WORDS]
+        weights = {t: self.idf.get(t, self.unseen_idf) for t in terms}
         total = sum(weights.values()) or 1.0
         wants = answer_type(question)
+        focus = Focus.of(question)
         scored: list[Scored] = []
         for hit in hits:
             vectors = np.asarray(self.nodes.sentence_rows(hit.index), dtype=np.float32)
-            meanings = vectors @ query_vector.astype(np.float32)
+            meanings = (vectors @ query_vector.astype(np.float32)).max(axis=1)  # alone or in context
             context = set(content_terms(" ".join(hit.chunk.section) + " " + " ".join(hit.chunk.metadata.values())))
+            passage = hit.chunk.search_text()
             row0 = self.nodes.offsets[hit.index]
+            previous: set[str] = set()
             for i, sentence in enumerate(hit.chunk.sentences):
                 text = hit.chunk.sentence_text(sentence)
                 present = set(content_terms(text))
+                nearby = context | previous  # the heading, interview fields and the sentence before
                 coverage = sum(w for t, w in weights.items() if t in present) / total
-                coverage += 0.5 * sum(w for t, w in weights.items() if t in context and t not in present) / total
+                coverage += 0.5 * sum(w for t, w in weights.items() if t in nearby and t not in present) / total
+                previous = present
                 meaning = max(0.0, float(meanings[i]))
                 score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
                 if wants and not _has_type(text, wants):
                     score *= TYPE_PENALTY
+                score *= focus.penalty(text, present, passage)
                 scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage))
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
@@ -110,8 +126,8 @@ class Extractor:
         return chosen
 
     def _near_duplicate(self, a: Scored, b: Scored) -> bool:
-        va = np.asarray(self.nodes.sentence_vectors[a.row], dtype=np.float32)
-        vb = np.asarray(self.nodes.sentence_vectors[b.row], dtype=np.float32)
+        va = np.asarray(self.nodes.sentence_vectors[a.row, 0], dtype=np.float32)
+        vb = np.asarray(self.nodes.sentence_vectors[b.row, 0], dtype=np.float32)
         return float(va @ vb) > 0.95
 
     def _related(self, ranked: list[Scored], cited: set[str], limit: int = 3) -> list[Citation]:
@@ -139,6 +155,7 @@ def citation(n: int, chunk: Chunk, sentence: Sentence, score: float) -> Citation
 
 
 _WHEN = re.compile(r"^\s*(when\b|(in )?what (year|date|month|decade)\b|since when\b)", re.I)
+_NAME_OF = re.compile(r"\bwhat\s+(?:is|was|are|were)\s+the\s+names?\s+of\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how much|what number|number of|how long|what percentage)\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 
@@ -147,6 +164,8 @@ def answer_type(question: str) -> str | None:
     """The kind of value the question asks for: 'date', 'number', 'person', or None."""
     if _WHEN.search(question):
         return "date"
+    if _NAME_OF.search(question):
+        return "name"
     if _HOW_MANY.search(question):
         return "number"
     if _WHO.search(question):
@@ -159,8 +178,63 @@ def _has_type(text: str, wants: str) -> bool:
         return bool(find_years(text) or find_dates(text))
     if wants == "number":
         return has_number(text)
+    if wants == "name":
+        return bool(named_spans(text))
     return bool(find_person_names(text)) or bool(re.search(r"\b(mayor|director|manager|council|officer)\b", text, re.I))
 
 
 def _changed(question: str, resolved: str) -> str | None:
     return resolved if resolved != question else None
+
+
+_HEAD_PATTERNS = (
+    re.compile(r"^(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:annual|total|current|exact)\s+)?([a-z-]+)\s+(?:of|for|in|at|on|to)\b", re.I),
+    re.compile(r"^who\s+(?:is|was|are|were)\s+(?:the\s+)?([a-z-]+)", re.I),
+    re.compile(r"^how\s+many\s+(?:of\s+the\s+\w+\s+)?([a-z-]+)", re.I),
+    re.compile(r"^(?:which|what)\s+(?:[\w-]+\s+){0,2}?([a-z-]+)\s+(?:is|are|was|were|did|do|does|has|have|had)\b", re.I),
+    re.compile(r"^who\s+(?!is\b|was\b|are\b|were\b|did\b|does\b|do\b|has\b|have\b)([a-z]+ed)\b", re.I),
+)
+
+
+@dataclass
+class Focus:
+    """What a question is about: the names it mentions and the attribute it asks for."""
+
+    names: list[str]
+    head: str | None  # stemmed attribute noun, e.g. 'budget'
+    wants_country: bool = False
+
+    @classmethod
+    def of(cls, question: str) -> Focus:
+        head = None
+        for pattern in _HEAD_PATTERNS:
+            match = pattern.search(question.strip())
+            if match:
+                word = match.group(1).lower()
+                stems = content_terms(word)
+                if stems and word not in _GENERIC_HEADS and not word.endswith("ly"):
+                    head = stems[0]
+                break
+        wants_country = bool(re.search(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", question, re.I))
+        return cls(named_spans(question), head, wants_country)
+
+    def penalty(self, sentence: str, sentence_terms: set[str], passage: str) -> float:
+        factor = 1.0
+        folded_sentence, folded_passage = _word_set(sentence), _word_set(passage)
+        for name in self.names:
+            words = _word_set(name)
+            if not words or words <= folded_sentence:
+                continue
+            if len(name.split()) == 1 and not find_places(name):  # "Japanese", "Mayor": weak evidence of topic
+                factor *= 0.95
+                continue
+            factor *= MISSING_IN_SENTENCE if words <= folded_passage else MISSING_EVERYWHERE
+        if self.head and self.head not in sentence_terms:
+            factor *= MISSING_IN_SENTENCE if self.head in set(content_terms(passage)) else MISSING_EVERYWHERE
+        if self.wants_country and not any(p in COUNTRIES for p in find_places(sentence)):
+            factor *= MISSING_EVERYWHERE
+        return factor
+
+
+def _word_set(text: str) -> set[str]:
+    return set(content_terms(text))

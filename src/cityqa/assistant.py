@@ -16,7 +16,7 @@ from .ingest import Progress, ingest
 from .retrieve import HybridRetriever
 from .settings import Settings
 from .store import IndexStore, NodeStore
-from .types import Answer, IngestReport, SearchFilters
+from .types import Answer, IngestReport, SearchFilters, Verdict
 
 
 @dataclass
@@ -117,6 +117,12 @@ class Assistant:
         answer = engine.extractor.answer(cleaned, resolved, vector, hits)
         answer.question = question
         return answer
+
+    def check(self, text: str) -> list[Verdict]:
+        """Fact-check a statement or paragraph: one `Verdict` per atomic claim."""
+        from .factcheck import check
+
+        return check(self, text)
 
     def question_problem(self, question: str) -> str | None:
         """Why a question cannot be asked as it is, in words for the user; None when it is fine."""

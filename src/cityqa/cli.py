@@ -44,6 +44,24 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--index", type=Path, help="index folder")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("eval", help="score cityqa and baselines on the gold questions (or claims)")
+    p.add_argument("--gold", type=Path, help="gold JSONL (default tests/gold/questions.jsonl, or claims.jsonl)")
+    p.add_argument("--index", type=Path, help="index folder")
+    p.add_argument("--corpus", type=Path, help="corpus folder the gold evidence is quoted from")
+    p.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder (default eval-out/)")
+    p.add_argument("--systems", default="cityqa,llama-index,bm25,dense", help="comma-separated systems to score")
+    p.add_argument("--limit", type=int, help="only the first N gold items")
+    p.add_argument("--claims", action="store_true", help="fact-check the gold claims instead")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("check", help="fact-check claims: supported, contradicted, or not in the documents")
+    p.add_argument("claims", nargs="*", metavar="CLAIM", help="a claim or a paragraph of claims")
+    p.add_argument("--file", type=Path, help="read the text to check from a file ('-' for stdin)")
+    p.add_argument("--index", type=Path, help="index folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per claim, one per line")
+    p.set_defaults(func=_check)
     return parser
 
 
@@ -103,10 +121,48 @@ def _format(answer: object) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+    from .factcheck import check, format_verdict
+
+    texts = list(args.claims)
+    if args.file:
+        texts.append(sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8"))
+    if not any(t.strip() for t in texts):
+        print("cityqa check: give at least one claim (as arguments or with --file)", file=sys.stderr)
+        return 2
+    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    for verdict in check(assistant, texts):
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False) if args.json else format_verdict(verdict), flush=True)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .ui import serve
 
     serve(_settings(args))  # type: ignore[arg-type]
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from . import evaluate
+    from .assistant import Assistant
+
+    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    if args.claims:
+        report = evaluate.evaluate_claims(assistant, args.gold or evaluate.DEFAULT_CLAIMS, args.limit)
+    else:
+        systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+        report = evaluate.evaluate(
+            assistant, args.gold or evaluate.DEFAULT_GOLD, systems, limit=args.limit,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    paths = evaluate.write_report(report, args.out)
+    if args.json:
+        print(json.dumps(evaluate.summary(report), ensure_ascii=False))
+    else:
+        print(evaluate.render_table(report))
+        print("\nwrote " + ", ".join(str(path) for path in paths.values()))
     return 0
 
 

@@ -121,4 +121,15 @@ def find_numbers(text: str) -> list[float]:
 
 
 def has_number(text: str) -> bool:
+    """A count or amount, not counting years or the day in a date ('October 16, 2023')."""
+    text = _YEAR.sub(" ", _DATE.sub(" ", text))
     return bool(_NUMBER.search(text) or _WORD_NUMBER.search(text))
+
+
+_NAMED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w’'-]*(?:\s+(?:of\s+|and\s+|de\s+)?[A-Z][\w’'-]*)*)")
+
+
+def named_spans(text: str) -> list[str]:
+    """Capitalised spans that are not the first word: places, people, organisations, titled things."""
+    spans = [part.strip() for m in _NAMED.finditer(text.strip()) for part in re.split(r"['’]s\b", m.group(1))]
+    return [s for s in spans if s.lower() not in {"i", "what", "who", "which", "when", "where", "how"}]

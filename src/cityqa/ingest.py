@@ -84,7 +84,7 @@ def _readable_manifest(store: IndexStore) -> dict[str, Any] | None:
 
 def _current_nodes(store: IndexStore, manifest: dict[str, Any] | None, rebuild: bool) -> NodeStore:
     """The committed generation's nodes when they fit the current settings; empty otherwise."""
-    empty = NodeStore([], np.zeros((0, 0), np.float32))
+    empty = NodeStore([], np.zeros((0, 2, 0), np.float32))
     if manifest is None or manifest.get("fingerprint") != store.settings.fingerprint():
         return empty
     try:
@@ -139,13 +139,14 @@ def _skip(report: IngestReport, plan: _Plan, source: str, previous: dict[str, An
 
 
 def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
-    """Embed each chunk's search text and each of its sentences, in batches, reporting progress."""
+    """Embed each chunk's search text and each of its sentences, alone and in context, reporting progress."""
     texts = [c.search_text() for c in chunks]
     sentences = [c.sentence_text(s) for c in chunks for s in c.sentences]
-    total, done = len(texts) + len(sentences), 0
+    contexts = [text for c in chunks for text in c.sentence_contexts()]
+    total, done = len(texts) + len(sentences) + len(contexts), 0
     bar = _progress_bar(total) if progress is None and total > 200 else None
     out: list[np.ndarray] = []
-    for batch_texts in (texts, sentences):
+    for batch_texts in (texts, sentences, contexts):
         parts = []
         for i in range(0, len(batch_texts), 256):
             batch = batch_texts[i : i + 256]
@@ -158,7 +159,9 @@ def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -
         out.append(np.concatenate(parts) if parts else np.zeros((0, 0), np.float32))
     if bar is not None:
         bar.close()
-    return out[0], out[1]
+    if not sentences:
+        return out[0], np.zeros((0, 2, 0), np.float32)
+    return out[0], np.stack([out[1], out[2]], axis=1)
 
 
 def _progress_bar(total: int) -> Any:
@@ -191,7 +194,7 @@ def _merge(old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np
     chunks = [c for _, c in kept] + new_chunks
     rows = [old.sentence_rows(i) for i, _ in kept] + [new_vectors]
     rows = [np.asarray(r, dtype=np.float32) for r in rows if len(r)]
-    vectors = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+    vectors = np.concatenate(rows) if rows else np.zeros((0, 2, 0), np.float32)
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
     starts = np.cumsum([0] + [len(c.sentences) for c in chunks])
     vectors = np.concatenate([vectors[starts[i] : starts[i + 1]] for i in order]) if order else vectors

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     candidate_k: int = Field(12, ge=1, le=200, description="Passages each retriever (BM25, dense) returns before fusion.")
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted in one answer.")
     abstain_threshold: float = Field(
-        0.42,
+        0.40,
         description=(
             "Answer only when the best sentence scores at least this (0-1). Calibrated on the gold set's "
             "unanswerable questions: see benchmarks/calibrate.py and README 'Abstention'."

@@ -32,7 +32,7 @@ from .settings import Settings
 from .types import Chunk
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -40,7 +40,9 @@ class NodeStore:
     """All chunks of one generation, with one vector per sentence for answer extraction."""
 
     chunks: list[Chunk]
-    sentence_vectors: np.ndarray  # (n_sentences, dim), rows in chunk order then sentence order
+    # (n_sentences, 2, dim), rows in chunk order then sentence order: [:, 0] the sentence alone,
+    # [:, 1] the sentence in context (see Chunk.sentence_contexts)
+    sentence_vectors: np.ndarray
     offsets: list[int] = field(default_factory=list)  # first sentence row of each chunk
     by_id: dict[str, int] = field(default_factory=dict)
 

@@ -60,6 +60,17 @@ class Chunk:
     def sentence_text(self, sentence: Sentence) -> str:
         return self.text[sentence.start - self.start : sentence.end - self.start]
 
+    def sentence_contexts(self) -> list[str]:
+        """Each sentence with what it leans on (its heading and the sentence before), for a second embedding:
+        'It is a midsized city without a major port…' only says 'Fresno' through the sentence before it."""
+        heading = self.section[-1] if self.section else ""
+        texts, previous = [], ""
+        for sentence in self.sentences:
+            text = self.sentence_text(sentence)
+            texts.append(" ".join(part for part in (heading, previous, text) if part))
+            previous = text
+        return texts
+
     def search_text(self) -> str:
         """What BM25 and the embedder see: section path, interview fields and the text without endnote digits."""
         head = [self.section_label] if self.section else []

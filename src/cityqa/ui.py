@@ -1,43 +1,531 @@
-"""Gradio chat UI (first version: chat with citations listed under each answer)."""
+"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, re-index.
+
+`build_app(assistant)` builds the `gr.Blocks`; `serve(settings)` launches it hardened (localhost, optional
+login, blocked paths, bounded queue). The rendering helpers at the top are pure and unit-tested: every piece of
+text that comes from a user or a document goes through `html.escape` (and Markdown escaping in the chat), so
+nothing typed or indexed can become live HTML.
+"""
 
 from __future__ import annotations
 
 import html
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from .assistant import Assistant
-from .errors import CityqaError
+from .briefing import Exchange, briefing_filename, briefing_markdown, describe_search
+from .corpus import read_document
+from .entities import find_places, fold, place_kind
+from .errors import CityqaError, ConfigError
 from .settings import Settings
-from .types import Answer
+from .types import Answer, Chunk, Citation, SearchFilters
+
+log = logging.getLogger(__name__)
+
+TITLE = "cityqa: California cities' international affairs"
+KIND_CHOICES = {"All documents": (), "Report only": ("report",), "Interviews only": ("interview",)}
+CONTEXT_CHARS = 600
+EXAMPLES = [
+    "Which countries did San José visit on trade missions in the 1990s and early 2000s?",
+    "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?",
+    "Which city is Okiyama a sister city of?",
+]
+PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
+_MARK = re.compile(r"\[(\d+)\]")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
-def render_answer(answer: Answer) -> str:
-    """Markdown for one answer: the quoted sentences, then each citation; no raw HTML from any input."""
-    body = html.escape(answer.answer)
-    lines = [body, ""]
-    if answer.citations:
-        lines.append("**Sources**")
-        lines += [f"{c.n}. {html.escape(c.label)} — chars {c.start}–{c.end}" for c in answer.citations]
-    elif answer.related:
-        lines.append("**Closest passages** (they do not answer the question):")
-        lines += [f"- {html.escape(c.label)}: “{html.escape(' '.join(c.quote.split()))}”" for c in answer.related]
+# ------------------------------------------------------------------ pure renderers
+
+
+def escape_md(text: str) -> str:
+    """Text shown verbatim inside Markdown: HTML-escaped, Markdown punctuation backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def chip_label(c: Citation) -> str:
+    """Short button text: mark, origin (interviewee and date, or document and section), endnotes."""
+    if c.interviewee:
+        origin = f"Interview: {c.interviewee}" + (f", {c.date}" if c.date else "")
+    else:
+        section = c.section.split(" > ")[-1]
+        origin = f"{c.source} · {section[:60] + '…' if len(section) > 60 else section}"
+    notes = f" · endnote {', '.join(c.endnotes)}" if c.endnotes else ""
+    return f"[{c.n}] {origin}{notes}"
+
+
+def render_answer_markdown(answer: Answer) -> str:
+    """Chat Markdown for one answer: quoted sentences with citation marks, then its sources (or, when the
+    documents do not answer, a visible 'Not found' with the closest passages)."""
+    lines: list[str] = []
+    if answer.resolved_question:
+        lines += [f"_Understood as: {escape_md(answer.resolved_question)}_", ""]
+    if answer.abstained and not answer.related and not answer.answer.startswith("Not found"):
+        return "\n".join([*lines, f"**Note:** {escape_md(answer.answer)}"])
+    if answer.abstained:
+        lines += [f"**{escape_md(answer.answer)}**", ""]
+        if answer.related:
+            lines += ["**Closest passages** (they do not answer the question):", ""]
+            lines += [f"- {escape_md(chip_label(c))}: “{escape_md(_short(c.quote))}”" for c in answer.related]
+        return "\n".join(lines)
+    lines += [_with_marks(answer.answer), "", "**Sources**", ""]
+    lines += [f"- {escape_md(chip_label(c))}" for c in answer.citations]
+    lines += ["", f"<sub>confidence {answer.confidence:.2f} · click a source on the right to see it in context</sub>"]
     return "\n".join(lines)
 
 
-def build_app(assistant: Assistant) -> Any:
-    import gradio as gr
+def _with_marks(text: str) -> str:
+    """Escape answer text, turning its '[n]' citation marks into superscripts."""
+    pieces = _MARK.split(text)
+    out = [escape_md(p) if i % 2 == 0 else f"<sup>[{p}]</sup>" for i, p in enumerate(pieces)]
+    return "".join(out)
 
-    def respond(message: str, history: list[dict[str, Any]]) -> str:
+
+def _short(text: str, limit: int = 220) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def context_span(text: str, start: int, end: int, context: int = CONTEXT_CHARS) -> tuple[int, int]:
+    """The span to show around [start, end): whole paragraphs within `context` characters either side, at
+    least the paragraph holding the quote, cut at a word when that paragraph is very long."""
+    breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)]
+    starts = [0, *(b for _, b in breaks)]
+    ends = [*(a for a, _ in breaks), len(text)]
+    own_start = max((s for s in starts if s <= start), default=0)
+    own_end = min((e for e in ends if e >= end), default=len(text))
+    lo = min((s for s in starts if start - context <= s <= own_start), default=own_start)
+    hi = max((e for e in ends if own_end <= e <= end + context), default=own_end)
+    if lo < start - 3 * context:
+        lo = text.find(" ", start - context, start) + 1 or start - context
+    if hi > end + 3 * context:
+        cut = text.rfind(" ", end, end + context)
+        hi = cut if cut > end else end + context
+    return lo, hi
+
+
+def render_source_html(text: str, c: Citation, context: int = CONTEXT_CHARS) -> str:
+    """The cited passage highlighted (<mark>) inside its surrounding text; everything escaped."""
+    head = _source_head(c)
+    if text[c.start : c.end] != c.quote:
+        return (
+            f'{head}<div class="cq-warn">This document has changed since it was indexed, so the quote can no '
+            f"longer be shown in context. Re-index from the Corpus tab. The stored quote:</div>"
+            f'<div class="cq-passage"><mark>{html.escape(c.quote)}</mark></div>'
+        )
+    lo, hi = context_span(text, c.start, c.end, context)
+    before = ("… " if lo > 0 else "") + html.escape(text[lo : c.start])
+    after = html.escape(text[c.end : hi]) + (" …" if hi < len(text) else "")
+    return f'{head}<div class="cq-passage">{before}<mark>{html.escape(c.quote)}</mark>{after}</div>'
+
+
+def _source_head(c: Citation) -> str:
+    rows = [("Document", c.source), ("Section", c.section)]
+    if c.interviewee:
+        rows += [("Interviewee", c.interviewee), ("Role", c.role or ""), ("Date", c.date or "")]
+    rows += [("Endnote", ", ".join(c.endnotes) or "none"), ("Characters", f"{c.start}–{c.end}")]
+    cells = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows if v)
+    return f'<div class="cq-source"><div class="cq-label">[{c.n}] {html.escape(c.label)}</div><dl>{cells}</dl></div>'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="cq-warn">{html.escape(message)}</div>'
+
+
+def chat_messages(exchanges: Sequence[Exchange]) -> list[dict[str, str]]:
+    """The chatbot's messages, rebuilt from the conversation so every turn is rendered the same way."""
+    messages: list[dict[str, str]] = []
+    for e in exchanges:
+        messages.append({"role": "user", "content": escape_md(e.question)})
+        body = render_answer_markdown(e.answer) if e.answer else f"**Error:** {escape_md(e.error or 'No answer.')}"
+        if e.filters:
+            body += f"\n\n<sub>searched {escape_md(describe_search(e.filters, None))}</sub>"
+        messages.append({"role": "assistant", "content": body})
+    return messages
+
+
+def corpus_rows(files: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    """One table row per indexed document: name, type, size, chunks, last indexed, short hash."""
+    return [
+        [source, entry.get("kind", "?"), human_size(int(entry.get("bytes", 0))), len(entry.get("chunks", ())),
+         str(entry.get("indexed_at", "")).replace("T", " "), str(entry.get("sha256", ""))[:12]]
+        for source, entry in sorted(files.items())
+    ]
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB"
+
+
+def cities_in(chunks: Iterable[Chunk]) -> list[str]:
+    """California cities named in the indexed passages (or an interview's city), for the filter list."""
+    found: dict[str, str] = {}
+    for chunk in chunks:
+        names = [*find_places(chunk.text), chunk.metadata.get("city", "")]
+        for name in names:
+            if not name or (place_kind(name) != "city" and name != chunk.metadata.get("city")):
+                continue
+            key = fold(name)
+            if key not in found or (found[key].isascii() and not name.isascii()):  # prefer "San José"
+                found[key] = name
+    return sorted(found.values(), key=fold)
+
+
+def search_filters(kind: str | None, cities: Sequence[str] | None) -> SearchFilters | None:
+    filters = SearchFilters(kinds=tuple(KIND_CHOICES.get(kind or "", ())), cities=tuple(cities or ()))
+    return filters or None
+
+
+def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
+    """'user:password,user2:pw2' -> [(user, password), ...]; None when unset."""
+    if not spec or not spec.strip():
+        return None
+    pairs = []
+    for item in spec.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ConfigError("CITYQA_AUTH must be 'user:password' pairs separated by commas, e.g. 'ana:s3cret'.")
+        pairs.append((user, password))
+    return pairs
+
+
+# ------------------------------------------------------------------ the app
+
+
+class _Handlers:
+    """Event handlers bound to one assistant; each turns engine errors into messages, never tracebacks."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self._documents: dict[tuple[str, str], str] = {}
+
+    def ask(
+        self, question: str, kind: str, cities: list[str], k: float, exchanges: list[Exchange]
+    ) -> tuple[Any, ...]:
+        """Answer with the earlier answers as history; returns chat, cleared box, state, selection, panel."""
+        exchanges = list(exchanges or [])
+        filters, k_int = search_filters(kind, cities), int(k) if k else None
+        history = [e.answer for e in exchanges if e.answer is not None]
+        asked_at = datetime.now(UTC)
         try:
-            return render_answer(assistant.ask(message, history=history))
+            answer = self.assistant.ask(question or "", history=history, k=k_int, filters=filters)
+            exchange = Exchange(question or "", asked_at, answer=answer, k=k_int, filters=filters)
         except CityqaError as exc:
-            return f"⚠️ {html.escape(str(exc))}"
+            exchange = Exchange(question or "", asked_at, error=str(exc), k=k_int, filters=filters)
+        except Exception as exc:  # keep the chat alive; the details go to the server log only
+            log.exception("question failed")
+            exchange = Exchange(question or "", asked_at, error=f"Something went wrong ({type(exc).__name__}).")
+        exchanges.append(exchange)
+        return chat_messages(exchanges), "", exchanges, len(exchanges) - 1, PANEL_HINT
 
-    return gr.ChatInterface(respond, title="cityqa — California cities' international affairs")
+    def source(self, exchanges: list[Exchange], answer_no: float | None, cite_no: float | None) -> str:
+        """Panel HTML for citation `cite_no` (its mark, 1-based) of answer `answer_no` (1-based)."""
+        try:
+            number = int(answer_no or 0)
+            if number < 1:
+                raise IndexError(number)
+            c = next(c for c in _cited(exchanges[number - 1]) if c.n == int(cite_no or 0))
+        except (IndexError, StopIteration, TypeError, ValueError):
+            return render_error("There is no such citation in this conversation.")
+        return self.source_html(c)
+
+    def source_html(self, c: Citation) -> str:
+        try:
+            return render_source_html(self.document_text(c.source), c)
+        except CityqaError as exc:
+            return render_error(str(exc))
+
+    def document_text(self, source: str) -> str:
+        """The text citation offsets index, for an indexed document only (never an arbitrary path)."""
+        files = self.assistant.manifest["files"]
+        if source not in files:
+            raise CityqaError(f"{source} is no longer in the index; re-index from the Corpus tab.")
+        key = (source, files[source]["sha256"])
+        if key not in self._documents:
+            corpus = Path(self.assistant.settings.corpus_dir).resolve()
+            path = (corpus / source).resolve()
+            if not path.is_relative_to(corpus):
+                raise CityqaError(f"{source} is outside the corpus folder.")
+            self._documents[key] = read_document(path, corpus).text
+        return self._documents[key]
+
+    def export(self, exchanges: list[Exchange]) -> tuple[Any, Any]:
+        now = datetime.now(UTC)
+        try:
+            files, fingerprint = self.assistant.manifest["files"], self.assistant.fingerprint
+        except CityqaError as exc:
+            return gr.Code(value=f"Error: {exc}", visible=True), gr.DownloadButton(visible=False)
+        markdown = briefing_markdown(exchanges or [], files, fingerprint, now)
+        path = Path(tempfile.mkdtemp(prefix="cityqa-")) / briefing_filename(now)
+        path.write_text(markdown, encoding="utf-8")
+        return gr.Code(value=markdown, visible=True), gr.DownloadButton(value=str(path), visible=True)
+
+    def corpus(self) -> tuple[str, list[list[Any]]]:
+        try:
+            manifest = self.assistant.manifest
+        except CityqaError as exc:
+            return f"**Error:** {escape_md(str(exc))}", []
+        files = manifest["files"]
+        summary = (
+            f"**{len(files)} documents**, {sum(len(f.get('chunks', ())) for f in files.values())} passages · "
+            f"index generation {manifest.get('generation')} · updated {escape_md(str(manifest.get('updated')))} · "
+            f"fingerprint `{escape_md(self.assistant.fingerprint)}`"
+        )
+        return summary, corpus_rows(files)
+
+    def reindex(self, progress: Callable[..., Any]) -> tuple[str, str, list[list[Any]]]:
+        """Incremental ingest; the chat keeps answering from the loaded generation until it finishes."""
+        def report(done: int, total: int, what: str) -> None:
+            progress((done, total), desc=what)
+
+        try:
+            result = self.assistant.ingest(progress=report)
+            message = "Re-indexed: " + escape_md(result.summary().replace("\n", "; "))
+        except CityqaError as exc:
+            message = f"**Error:** {escape_md(str(exc))}"
+        return (message, *self.corpus())
+
+    def check(self, text: str) -> list[list[Any]]:
+        """Fact-check hook: rows of the verdicts `assistant.check` returns (claim, verdict, confidence, evidence)."""
+        try:
+            verdicts = self.assistant.check(text)  # type: ignore[attr-defined]
+        except CityqaError as exc:
+            return [[text, f"error: {exc}", "", ""]]
+        except Exception as exc:  # the checker is new: keep the app up whatever it does
+            log.exception("fact-check failed")
+            return [[text, f"error: {type(exc).__name__}", "", ""]]
+        return [
+            [v.claim, v.verdict, f"{v.confidence:.2f}",
+             " | ".join(f"{c.label}: “{_short(c.quote, 160)}”" for c in v.evidence[:2])]
+            for v in getattr(verdicts, "verdicts", verdicts)
+        ]
+
+
+def _cited(entry: Exchange) -> list[Citation]:
+    """The passages an answer's chips point at: its citations, or the closest passages when it abstained."""
+    if entry.answer is None:
+        return []
+    return list(entry.answer.citations or entry.answer.related)
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The chat app (a `gr.Blocks`, queue configured), for `serve` or for tests to launch."""
+    h = _Handlers(assistant)
+    with gr.Blocks(title="cityqa", analytics_enabled=False) as app:
+        gr.Markdown(
+            f"## {TITLE}\nAnswers are **quoted word for word** from the indexed documents, each with its source. "
+            "When the documents do not say, you get *Not found* and the closest passages: never a guess."
+        )
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                _ask_tab(h)
+            _check_tab(h)
+            with gr.Tab("Corpus", id="corpus"):
+                _corpus_tab(h, app)
+    return app.queue(max_size=64, default_concurrency_limit=4)
+
+
+def _ask_tab(h: _Handlers) -> None:
+    exchanges = gr.State([])
+    selected = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            chatbot = gr.Chatbot(
+                label="Conversation", height=460, latex_delimiters=[], feedback_options=None,
+                group_consecutive_messages=False, sanitize_html=True, buttons=["copy"], elem_id="cq-chat",
+                placeholder="Ask about California cities' international affairs: offices, sister cities, trade "
+                "missions, interviews.",
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    placeholder="Type a question and press Enter", show_label=False, scale=5, max_lines=4,
+                    max_length=2000, elem_id="cq-question", autofocus=True,
+                )
+                ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="cq-ask")
+            with gr.Accordion("Filters", open=False), gr.Row():
+                kind = gr.Radio(list(KIND_CHOICES), value="All documents", label="Documents", scale=2)
+                cities = gr.Dropdown(
+                    _city_choices(h.assistant), multiselect=True, allow_custom_value=True, scale=2,
+                    label="Only passages naming these cities",
+                )
+                k = gr.Slider(1, 20, value=h.assistant.settings.top_k, step=1, label="Passages searched", scale=1)
+            gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            with gr.Row():
+                clear = gr.Button("New conversation", size="sm")
+                export = gr.Button("Briefing note (Markdown)", size="sm", elem_id="cq-export")
+                download = gr.DownloadButton("Download .md", visible=False, size="sm")
+            note = gr.Code(label="Briefing note: copy or download", language="markdown", visible=False, lines=6,
+                           max_lines=16, interactive=False, elem_id="cq-note", buttons=["copy"])
+        with gr.Column(scale=2, min_width=340):
+            gr.Markdown("### Sources")
+            panel = gr.HTML(PANEL_HINT, elem_id="cq-panel", render=False)  # placed below the chips
+            _chips(h, exchanges, selected, panel)
+            panel.render()
+    ask_inputs = [question, kind, cities, k, exchanges]
+    ask_outputs = [chatbot, question, exchanges, selected, panel]
+    ask.click(h.ask, ask_inputs, ask_outputs, api_name="ask", concurrency_id="ask")
+    question.submit(h.ask, ask_inputs, ask_outputs, api_visibility="private", concurrency_id="ask")
+    chatbot.select(_select_answer, [exchanges], [selected, panel], api_visibility="private")
+    clear.click(_clear, None, [chatbot, exchanges, selected, panel, note, download], api_name="clear")
+    export.click(h.export, [exchanges], [note, download], api_name="export")
+    answer_no, cite_no = gr.Number(visible=False, precision=0), gr.Number(visible=False, precision=0)
+    gr.Button(visible=False).click(h.source, [exchanges, answer_no, cite_no], [panel], api_name="source")
+
+
+def _chips(h: _Handlers, exchanges: Any, selected: Any, panel: Any) -> None:
+    """A button per citation of the selected answer (the latest by default); clicking shows it in context."""
+
+    @gr.render(inputs=[exchanges, selected])
+    def chips(entries: list[Exchange], chosen: int | None) -> None:
+        if not entries or chosen is None or chosen >= len(entries):
+            gr.Markdown("Sources of the answer appear here.", elem_classes="cq-hint")
+            return
+        cites = _cited(entries[chosen])
+        abstained = bool(entries[chosen].answer and entries[chosen].answer.abstained)
+        label = "Closest passages (not an answer)" if abstained else "Cited passages"
+        heading = f"**Answer {chosen + 1}: {label}**" if cites else f"Answer {chosen + 1} cites no passage."
+        gr.Markdown(heading, elem_classes="cq-chips-head")
+        with gr.Column(elem_classes="cq-chips"):
+            for c in cites:
+                button = gr.Button(chip_label(c), size="sm", elem_classes="cq-chip")
+                button.click(partial(h.source_html, c), None, [panel], api_visibility="private")
+
+
+def _clear() -> tuple[Any, ...]:
+    return [], [], None, PANEL_HINT, gr.Code(value="", visible=False), gr.DownloadButton(visible=False)
+
+
+def _select_answer(exchanges: list[Exchange], evt: gr.SelectData) -> tuple[int | None, str]:
+    """Clicking a message in the chat selects its answer, whose sources then show as chips."""
+    index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    if not exchanges or index is None:
+        return None, PANEL_HINT
+    return min(int(index) // 2, len(exchanges) - 1), PANEL_HINT
+
+
+def _city_choices(assistant: Assistant) -> list[str]:
+    try:
+        return cities_in(assistant.engine.nodes.chunks)
+    except CityqaError:  # no index yet: the user can still type a city
+        return []
+
+
+def _check_tab(h: _Handlers) -> None:
+    """HOOK (fact-check): shown only once `Assistant.check` exists; a claim box and a table of verdicts."""
+    if not hasattr(h.assistant, "check"):
+        return
+    with gr.Tab("Fact-check", id="check"):
+        claims = gr.Textbox(label="Claims to check", lines=4, placeholder="Paste a sentence or paragraph")
+        run = gr.Button("Check", variant="primary")
+        table = gr.Dataframe(headers=["Claim", "Verdict", "Confidence", "Evidence"], interactive=False, wrap=True)
+        run.click(h.check, [claims], [table], api_name="check")
+
+
+def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
+    summary = gr.Markdown()
+    table = gr.Dataframe(
+        headers=["Document", "Type", "Size", "Chunks", "Last indexed (UTC)", "SHA-256"], interactive=False,
+        wrap=True, elem_id="cq-corpus",
+    )
+    with gr.Row():
+        refresh = gr.Button("Refresh", size="sm")
+        reindex = gr.Button("Re-index changed files", variant="primary", size="sm")
+    status = gr.Markdown()
+
+    def run_reindex(progress: Any = gr.Progress()) -> tuple[str, str, list[list[Any]]]:  # noqa: B008
+        return h.reindex(progress)
+
+    app.load(h.corpus, None, [summary, table], api_name="load_corpus", api_visibility="private")
+    refresh.click(h.corpus, None, [summary, table], api_name="corpus")
+    reindex.click(run_reindex, None, [status, summary, table], api_name="reindex", concurrency_limit=1,
+                  concurrency_id="reindex")
+
+
+# ------------------------------------------------------------------ launching
+
+
+def blocked_paths(settings: Settings, roots: Iterable[Path] = ()) -> list[str]:
+    """Paths the server must never hand out: the index, and dotfiles/dot-folders of the repo and cwd."""
+    repo = Path(__file__).resolve().parents[2]
+    paths = {Path(settings.index_dir).resolve()}
+    for root in {repo, Path.cwd().resolve(), *roots}:
+        paths |= {p.resolve() for p in root.glob(".*")} | {root / ".env", root / ".git"}
+    return sorted(str(p) for p in paths)
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Hardened `launch()` keyword arguments, except host and port (see `serve`)."""
+    return {
+        "auth": parse_auth(settings.auth),
+        "auth_message": "cityqa: sign in with the account your administrator gave you.",
+        "max_file_size": "1mb",  # the app takes no uploads
+        "blocked_paths": blocked_paths(settings),
+        "footer_links": ["gradio"],  # no API-docs or settings links
+        "show_error": False,
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "ssr_mode": False,
+        "pwa": False,
+        "run_history": False,
+        "quiet": True,
+        "css": CSS,
+        "theme": "default",
+    }
 
 
 def serve(settings: Settings | None = None) -> None:
-    """Launch the chat. Host and port follow GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)."""
-    assistant = Assistant.open(settings=settings or Settings())
+    """Launch the chat on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = settings or Settings()
+    options = launch_options(settings)  # validates CITYQA_AUTH before anything starts
+    assistant = Assistant.open(settings=settings)
+    _warm_up(assistant)
     app = build_app(assistant)
-    app.queue(max_size=64, default_concurrency_limit=4).launch(show_api=False)
+    host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    print(f"cityqa chat on http://{host}:{port}" + (" (login required)" if options["auth"] else ""), flush=True)
+    app.launch(server_name=host, server_port=port, **options)
+
+
+def _warm_up(assistant: Assistant) -> None:
+    """Load the index and the embedding model now, so the first person to ask does not wait for them."""
+    try:
+        assistant.ask("Which cities have an office of international affairs?")
+    except CityqaError as exc:  # e.g. no index yet: the chat and the Corpus tab will say what to do
+        print(f"cityqa: {exc}", flush=True)
+
+
+CSS = """
+.gradio-container { max-width: 1360px !important; margin: auto; }
+.cq-chips { gap: 6px; }
+.cq-chips-head { padding-left: 4px; }
+.cq-chip { justify-content: flex-start !important; text-align: left !important; white-space: normal !important;
+  border-radius: 16px !important; font-size: 0.85rem !important; background: #eef4ff !important;
+  border: 1px solid #b9cdf5 !important; color: #1d3b72 !important; }
+.cq-chip:hover { background: #dbe7ff !important; }
+.cq-hint { color: var(--body-text-color-subdued); font-style: italic; padding: 8px 0; }
+.cq-source .cq-label { font-weight: 600; margin-bottom: 4px; }
+.cq-source dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 10px; margin: 0 0 8px 0;
+  font-size: 0.85rem; }
+.cq-source dt { color: var(--body-text-color-subdued); }
+.cq-source dd { margin: 0; }
+.cq-passage { white-space: pre-wrap; line-height: 1.55; max-height: 440px; overflow-y: auto; padding: 10px 12px;
+  border: 1px solid var(--border-color-primary); border-radius: 8px; background: var(--background-fill-secondary); }
+.cq-passage mark { background: #ffe58a; color: #1a1a1a; padding: 1px 0; border-radius: 2px; }
+.cq-warn { color: #8a4b00; background: #fff4e0; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
+"""

@@ -1,0 +1,67 @@
+"""The `cityqa` command in a real subprocess: ingest, ask (several questions, --file, --json), exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_corpus
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    return subprocess.run(
+        [sys.executable, "-m", "cityqa.cli", *args], cwd=cwd, env=env, input=stdin, capture_output=True,
+        text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    make_corpus(root / "corpus")
+    result = run("ingest", "--corpus", "corpus", "--index", "idx", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "added 2" in result.stdout and "chunk(s) written" in result.stdout
+    return root
+
+
+def test_ingest_again_does_nothing(workdir: Path) -> None:
+    result = run("ingest", "--corpus", "corpus", "--index", "idx", "--json", cwd=workdir)
+    report = json.loads(result.stdout)
+    assert report["chunks_written"] == 0 and len(report["unchanged"]) == 2
+
+
+def test_ask_json_lines_for_several_questions(workdir: Path) -> None:
+    (workdir / "qs.txt").write_text("Who is the mayor of San José?\n\nWhat is the population of Fresno?\n")
+    result = run("ask", "--index", "idx", "--json", "--file", "qs.txt", "When was Joe Hedges interviewed?",
+                 cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [x["question"] for x in lines] == [
+        "When was Joe Hedges interviewed?", "Who is the mayor of San José?", "What is the population of Fresno?",
+    ]
+    assert "December 1, 2023" in " ".join(lines[0]["answer"].split())
+    assert "Matt Mahan" in lines[1]["answer"] and lines[1]["citations"][0]["quote"] in lines[1]["answer"]
+    assert lines[2]["abstained"] is True and lines[2]["related"]
+
+
+def test_ask_text_output_lists_citations(workdir: Path) -> None:
+    result = run("ask", "--index", "idx", "Which countries did San José visit on trade missions?", cwd=workdir)
+    assert "Finland" in result.stdout and "[1] global-engagements-california-cities.txt" in result.stdout
+
+
+def test_missing_index_exit_code_and_message(tmp_path: Path) -> None:
+    result = run("ask", "--index", str(tmp_path / "none"), "Anything?", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "run `cityqa ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_question_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("ask", "--index", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "give at least one question" in result.stderr
