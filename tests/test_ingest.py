@@ -64,7 +64,7 @@ def test_incremental_ingest_embeds_only_what_changed(small: tuple[Settings, Path
     (corpus / "memo.txt").write_text("Port Alder opened a trade office in 2003.\n")
     changed = ingest(settings, embedder=embedder)
     assert changed.changed == ["memo.txt"] and changed.chunks_written == 1
-    assert embedder.texts == 2  # one chunk + its one sentence; the interview notes were not re-embedded
+    assert embedder.texts == 3  # one chunk + its one sentence, alone and in context; nothing else re-embedded
     assert _chroma_ids(settings) == _node_ids(settings)
 
     (corpus / "memo.txt").unlink()

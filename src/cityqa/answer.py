@@ -27,12 +27,15 @@ from .types import Answer, Chunk, Citation, Sentence
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
 W_MEANING, W_WORDS = 0.55, 0.45
 TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
+COUNTRY_MATCH = 1.1  # a sentence naming countries, for "which countries…?": the list asked for is evidence
 # A question names things (places, people, organisations) and asks for one attribute of them ("the *budget* of
 # X", "how many *consulates*"). A sentence that names neither is about something else, however similar it
 # sounds: that is what separates "Who is the mayor of San José?" (answered) from "Who is the mayor of Oakland?"
-# (not in the documents). Missing from the sentence but present in its passage costs less.
-MISSING_IN_SENTENCE = 0.9
+# (not in the documents). Missing from the sentence but named close by costs less.
+MISSING_NEARBY = 0.95  # named by the heading, the interview fields or the sentence before
+MISSING_IN_PASSAGE = 0.85
 MISSING_EVERYWHERE = 0.7
+MISSING_PLACE = 0.6  # the passage never names the city or country asked about: it is about somewhere else
 _TYPE_WORDS = set(content_terms("country countries city cities year years date"))  # checked by type instead
 _GENERIC_HEADS = {"name", "kind", "type", "number", "part", "role", "way", "example", "one", "thing", "main"}
 
@@ -91,7 +94,7 @@ class Extractor:
             vectors = np.asarray(self.nodes.sentence_rows(hit.index), dtype=np.float32)
             meanings = (vectors @ query_vector.astype(np.float32)).max(axis=1)  # alone or in context
             context = set(content_terms(" ".join(hit.chunk.section) + " " + " ".join(hit.chunk.metadata.values())))
-            passage = hit.chunk.search_text()
+            passage = set(content_terms(hit.chunk.search_text()))
             row0 = self.nodes.offsets[hit.index]
             previous: set[str] = set()
             for i, sentence in enumerate(hit.chunk.sentences):
@@ -103,9 +106,9 @@ class Extractor:
                 previous = present
                 meaning = max(0.0, float(meanings[i]))
                 score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
-                if wants and not _has_type(text, wants):
+                if wants and not _has_type(text, wants, question):
                     score *= TYPE_PENALTY
-                score *= focus.penalty(text, present, passage)
+                score *= focus.penalty(text, present, present | nearby, passage)
                 scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage))
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
@@ -114,14 +117,15 @@ class Extractor:
         best = ranked[0].score
         floor = max(self.settings.abstain_threshold, 0.8 * best)
         chosen: list[Scored] = []
-        seen_spans: set[tuple[str, int, int]] = set()
         for cand in ranked:
             if cand.score < floor or len(chosen) >= self.settings.max_answer_sentences:
                 break
-            span = (cand.hit.chunk.source, cand.sentence.start, cand.sentence.end)
-            if span in seen_spans or any(self._near_duplicate(cand, c) for c in chosen):
+            start, end = quote_span(cand.hit.chunk, cand.sentence)
+            if any(
+                c.hit.chunk.source == cand.hit.chunk.source and _overlaps((start, end), quote_span(c.hit.chunk, c.sentence))
+                for c in chosen
+            ) or any(self._near_duplicate(cand, c) for c in chosen):
                 continue
-            seen_spans.add(span)
             chosen.append(cand)
         return chosen
 
@@ -144,20 +148,39 @@ class Extractor:
         return related
 
 
+_ANAPHORA = re.compile(r"^[(“\"]?(it|its|this|these|they|their|those|he|she|his|her|such)\b", re.I)
+
+
+def quote_span(chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
+    """The span to quote for a sentence: the sentence itself, or, when it opens with a pronoun ("It is a
+    midsized city…"), the sentence before it too, so the quote says what "it" is."""
+    index = chunk.sentences.index(sentence)
+    if index and _ANAPHORA.match(chunk.sentence_text(sentence)):
+        return chunk.sentences[index - 1].start, sentence.end
+    return sentence.start, sentence.end
+
+
 def citation(n: int, chunk: Chunk, sentence: Sentence, score: float) -> Citation:
+    """A citation quoting `sentence` (with its antecedent sentence when it needs one) verbatim."""
     meta = chunk.metadata
+    start, end = quote_span(chunk, sentence)
+    notes = [note for s in chunk.sentences if start <= s.start and s.end <= end for note in s.endnotes]
     return Citation(
-        n=n, source=chunk.source, section=chunk.section_label, quote=chunk.sentence_text(sentence),
-        start=sentence.start, end=sentence.end, score=round(float(score), 4), chunk_id=chunk.id,
-        chunk_start=chunk.start, chunk_end=chunk.end, endnotes=list(sentence.endnotes), kind=chunk.kind,
+        n=n, source=chunk.source, section=chunk.section_label, quote=chunk.text[start - chunk.start : end - chunk.start],
+        start=start, end=end, score=round(float(score), 4), chunk_id=chunk.id,
+        chunk_start=chunk.start, chunk_end=chunk.end, endnotes=notes, kind=chunk.kind,
         interviewee=meta.get("interviewee"), role=meta.get("role"), city=meta.get("city"), date=meta.get("date"),
     )
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 _WHEN = re.compile(r"^\s*(when\b|(in )?what (year|date|month|decade)\b|since when\b)", re.I)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was|are|were)\s+the\s+names?\s+of\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how much|what number|number of|how long|what percentage)\b", re.I)
-_WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
+_WHO = re.compile(r"^\s*(who|whom|whose)\b(?!\s+(are|were)\b)", re.I)  # "who are the stakeholders": a group
 
 
 def answer_type(question: str) -> str | None:
@@ -173,14 +196,21 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def _has_type(text: str, wants: str) -> bool:
+def _has_type(text: str, wants: str, question: str) -> bool:
+    """Whether `text` holds the kind of value asked for; a name or person must be one the question does not
+    already give ("Who published Lowenthal's book?" is not answered by a sentence naming only Lowenthal)."""
     if wants == "date":
         return bool(find_years(text) or find_dates(text))
     if wants == "number":
         return has_number(text)
-    if wants == "name":
-        return bool(named_spans(text))
-    return bool(find_person_names(text)) or bool(re.search(r"\b(mayor|director|manager|council|officer)\b", text, re.I))
+    asked = content_terms(question)
+    spans = named_spans(text) if wants == "name" else find_person_names(text)
+    if any(not set(content_terms(span)) <= set(asked) for span in spans):
+        return True
+    return wants == "person" and any(t not in asked for t in re.findall(_TITLES, text, re.I))
+
+
+_TITLES = r"\b(mayor|director|manager|council|officer|commissioner|supervisors|minister|ambassador|consul)\b"
 
 
 def _changed(question: str, resolved: str) -> str | None:
@@ -201,40 +231,50 @@ class Focus:
     """What a question is about: the names it mentions and the attribute it asks for."""
 
     names: list[str]
-    head: str | None  # stemmed attribute noun, e.g. 'budget'
+    head: str | None  # stemmed attribute noun(s), e.g. 'budget' or 'tourism associ'
     wants_country: bool = False
 
     @classmethod
     def of(cls, question: str) -> Focus:
         head = None
+        name_of = re.search(r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[A-Z][\w’'-]*\s+)*?(?:[A-Z][\w-]*['’]s\s+)?([a-z][\w-]*(?:\s+[a-z][\w-]*)*)", question)
+        if name_of:
+            stems = [t for t in content_terms(name_of.group(1))][-2:]
+            return cls(named_spans(question), " ".join(stems) or None)
         for pattern in _HEAD_PATTERNS:
             match = pattern.search(question.strip())
             if match:
                 word = match.group(1).lower()
                 stems = content_terms(word)
-                if stems and word not in _GENERIC_HEADS and not word.endswith("ly"):
+                if stems and word not in _GENERIC_HEADS and stems[0] not in _TYPE_WORDS and not word.endswith("ly"):
                     head = stems[0]
                 break
         wants_country = bool(re.search(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", question, re.I))
         return cls(named_spans(question), head, wants_country)
 
-    def penalty(self, sentence: str, sentence_terms: set[str], passage: str) -> float:
+    def penalty(self, sentence: str, own: set[str], nearby: set[str], passage: set[str]) -> float:
+        """Multiply down a sentence that does not name what the question names (terms are stemmed)."""
         factor = 1.0
-        folded_sentence, folded_passage = _word_set(sentence), _word_set(passage)
         for name in self.names:
-            words = _word_set(name)
-            if not words or words <= folded_sentence:
+            words = set(content_terms(name))
+            if not words or words <= own:
                 continue
             if len(name.split()) == 1 and not find_places(name):  # "Japanese", "Mayor": weak evidence of topic
                 factor *= 0.95
                 continue
-            factor *= MISSING_IN_SENTENCE if words <= folded_passage else MISSING_EVERYWHERE
-        if self.head and self.head not in sentence_terms:
-            factor *= MISSING_IN_SENTENCE if self.head in set(content_terms(passage)) else MISSING_EVERYWHERE
-        if self.wants_country and not any(p in COUNTRIES for p in find_places(sentence)):
-            factor *= MISSING_EVERYWHERE
+            missing = _missing(words, nearby, passage)
+            factor *= MISSING_PLACE if missing == MISSING_EVERYWHERE and find_places(name) else missing
+        head = set(self.head.split()) if self.head else set()
+        if head and not head <= own:
+            factor *= _missing(head, nearby, passage)
+        if self.wants_country:  # "Which countries…?" is not answered by a sentence naming none
+            factor *= COUNTRY_MATCH if any(p in COUNTRIES for p in find_places(sentence)) else TYPE_PENALTY
         return factor
 
 
-def _word_set(text: str) -> set[str]:
-    return set(content_terms(text))
+def _missing(words: set[str], nearby: set[str], passage: set[str]) -> float:
+    if words <= nearby:
+        return MISSING_NEARBY
+    return MISSING_IN_PASSAGE if words <= passage else MISSING_EVERYWHERE
+
+

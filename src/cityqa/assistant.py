@@ -111,12 +111,24 @@ class Assistant:
         if problem:
             return Answer(question=question, answer=problem, abstained=True, confidence=0.0, note=problem)
         engine = self.engine
-        resolved = resolve(cleaned, history, engine.people)
+        resolved = resolve(cleaned, self._answered(history), engine.people)
         vector = self.embedder.encode_one(resolved)
         hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
         answer = engine.extractor.answer(cleaned, resolved, vector, hits)
         answer.question = question
         return answer
+
+    def _answered(self, history: Sequence[object] | None, depth: int = 3) -> list[object]:
+        """Earlier turns given as bare question strings are answered again (cheaply), so a follow-up such as
+        "When was she interviewed?" can see whom the previous answer named."""
+        items = list(history or ())[-depth:]
+        answered: list[object] = []
+        for item in items:
+            if isinstance(item, str):
+                answered.append(self.ask(item, history=answered))
+            else:
+                answered.append(item)
+        return answered
 
     def check(self, text: str) -> list[Verdict]:
         """Fact-check a statement or paragraph: one `Verdict` per atomic claim."""

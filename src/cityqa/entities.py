@@ -132,4 +132,4 @@ _NAMED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w’'-]*(?:\s+(?:of\s+|and\s+|
 def named_spans(text: str) -> list[str]:
     """Capitalised spans that are not the first word: places, people, organisations, titled things."""
     spans = [part.strip() for m in _NAMED.finditer(text.strip()) for part in re.split(r"['’]s\b", m.group(1))]
-    return [s for s in spans if s.lower() not in {"i", "what", "who", "which", "when", "where", "how"}]
+    return [s for s in spans if s and s.lower() not in {"i", "what", "who", "which", "when", "where", "how"}]

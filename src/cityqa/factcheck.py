@@ -218,9 +218,7 @@ def _phrases(text: str, taken: list[tuple[int, int]]) -> list[Value]:
             capital = False
         if capital and token.lower() in MONTHS:
             capital = False
-        if capital:
-            current.append(m)
-        elif current and token.lower() in _CONNECTORS and not blocked:
+        if capital or (current and token.lower() in _CONNECTORS and not blocked):
             current.append(m)
         else:
             runs.append(current)
@@ -360,15 +358,18 @@ def _competitors(value: Value, claim: Text, evidence: Text) -> list[Value]:
         unit = _unit(claim.text, value)
         same = [v for v in evidence.values if v.kind in {"number", "count"}
                 and (v.kind == "count" or not unit or not (u := _unit(evidence.text, v)) or unit & u)]
-    if value.kind in {"place", "name", "entity"}:  # 'a sister city in Japan' is not refuted by 'leaders from Taiwan'
-        same = [v for v in same if _same_slot(claim, value, evidence, v)]
     return [v for v in same if not _present(v, claim)]
+
+
+def _word_before(text: str, start: int) -> tuple[str, ...]:
+    """The word before `start`, skipping articles ('at the University' -> 'at')."""
+    return tuple(w for w in _words(text[:start]) if w not in {"the", "a", "an"})[-1:]
 
 
 def _same_slot(claim: Text, value: Value, evidence: Text, other: Value) -> bool:
     """Whether two names stand in the same place in their sentences: the same word right before or after
     ('from Japan' / 'from Taiwan', 'Sacramento banned' / 'Fresno banned')."""
-    before = _words(claim.text[: value.start])[-1:], _words(evidence.text[: other.start])[-1:]
+    before = _word_before(claim.text, value.start), _word_before(evidence.text, other.start)
     after = _words(claim.text[value.end :])[:1], _words(evidence.text[other.end :])[:1]
     return any(a and a == b for a, b in (before, after))
 
@@ -424,15 +425,16 @@ def compare(
     for value in claim.values:
         if _present(value, evidence):
             continue
-        if value.kind == "entity" and context and _present(value, context):
-            continue
-        rivals = _competitors(value, claim, evidence)
+        others = _competitors(value, claim, evidence)
+        rivals = others
+        if value.kind in {"place", "name", "entity"}:  # 'a sister city in Japan' is not refuted by 'from Taiwan'
+            rivals = [v for v in others if _same_slot(claim, value, evidence, v)]
         if rivals:
             source = _closest(value, claim, rivals, evidence)
             result.mismatches.append(Mismatch(claim=_shown(value), source=_shown(source), kind=_kind(value)))
             settled.append(value)
-        elif value.kind in {"place", "name"} and context and _present(value, context):
-            continue
+        elif value.kind in {"place", "name", "entity"} and not others and context and _present(value, context):
+            continue  # the sentence names none: it refers back to it ('It is a midsized city…')
         else:
             result.unverified.append(value)
     negation = negation_mismatch(claim.text, evidence.text, _value_terms(claim) | _value_terms(evidence))
@@ -481,6 +483,7 @@ _NEGATION_CUE = re.compile(
     re.I,
 )  # 'little or no cost' and 'not only' are not negations
 _EXCLUSION = re.compile(r"\b(all but|except|other than|apart from|exceptions?)\b", re.I)
+_LISTED_EXCLUSION = re.compile(r"\(?\b(?:all but|except(?: for)?|other than|apart from)\b[^().;:]*\)?", re.I)
 _SCOPE_END = re.compile(r"[;:.()—–]|\bbut\b")
 _LIST_ITEM_WORDS = 5
 
@@ -527,17 +530,29 @@ def negation_mismatch(claim: str, evidence: str, ignore: set[str] | frozenset[st
 
 
 def _sentence_negation(claim: str, evidence: str, ignore: set[str] | frozenset[str]) -> Mismatch | None:
-    if _EXCLUSION.search(evidence):
+    """Polarity of one evidence sentence against the claim. An exclusion listing names ('seven of the nine
+    (all but Anaheim and Long Beach) have a point person') is cut out, and a claim about the excluded names
+    must then have the opposite polarity of the rest of the sentence."""
+    exclusion = _LISTED_EXCLUSION.search(evidence)
+    flipped = False
+    if exclusion:
+        excluded = [v for v in extract_values(exclusion.group(0)) if v.kind in {"place", "name"}]
+        if not excluded:
+            return None
+        flipped = any(_contains(_words(claim), _words(v.surface)) for v in excluded)
+        evidence = evidence[: exclusion.start()] + evidence[exclusion.end() :]
+    elif _EXCLUSION.search(evidence):  # 'Notable exceptions include…': cannot tell what is excepted
         return None
     c_terms, e_terms = set(content_terms(claim)) - ignore, set(content_terms(evidence)) - ignore
-    if not c_terms & e_terms:
+    shared = c_terms & e_terms
+    if not shared:
         return None
     c_neg, e_neg = negated_terms(claim) - ignore, negated_terms(evidence) - ignore
-    if c_neg & e_neg:  # both negate the same thing ('may not be relevant' in both)
-        return None
-    if not (e_neg & c_terms) and not (c_neg & e_terms):
-        return None
-    return Mismatch(claim=_polarity_phrase(claim, c_neg), source=_polarity_phrase(evidence, e_neg), kind="negation")
+    claim_negated, evidence_negated = bool(c_neg & shared), bool(e_neg & shared)
+    if claim_negated != (evidence_negated != flipped):
+        source = exclusion.group(0).strip(" ()") if flipped and exclusion else _polarity_phrase(evidence, e_neg)
+        return Mismatch(claim=_polarity_phrase(claim, c_neg), source=source, kind="negation")
+    return None
 
 
 def _polarity_phrase(text: str, negated: set[str]) -> str:
@@ -644,9 +659,9 @@ def _decide(claim: str, candidates: list[Candidate]) -> Verdict:
     # a contradiction must come from one sentence: a value in one sentence and a differing value in the next are
     # usually about two different facts
     contradicting = [c for c in candidates if c.comparison.contradicts and len(c.scored) == 1]
-    best_support = max(supporting, key=_support_strength, default=None)
-    best_contra = max(contradicting, key=_contra_strength, default=None)
-    if best_support and not (best_contra and _contra_strength(best_contra) > _support_strength(best_support)):
+    best_support = max(supporting, key=_strength, default=None)
+    best_contra = max(contradicting, key=_strength, default=None)
+    if best_support and not (best_contra and _strength(best_contra) > _strength(best_support)):
         comp = best_support.comparison
         return _verdict(claim, "supported", 0.5 + 0.5 * min(1.0, comp.predicate * best_support.score * 1.6),
                         best_support, [])
@@ -658,11 +673,8 @@ def _decide(claim: str, candidates: list[Candidate]) -> Verdict:
     return _verdict(claim, "not_found", max(0.05, 1.0 - closeness), closest, [])
 
 
-def _support_strength(c: Candidate) -> tuple[float, float]:
-    return (round(c.comparison.overlap + c.comparison.predicate, 3) - 0.02 * (len(c.scored) - 1), c.score)
-
-
-def _contra_strength(c: Candidate) -> tuple[float, float]:
+def _strength(c: Candidate) -> tuple[float, float]:
+    """How closely a candidate lines up with the claim; a single sentence beats an equally close pair."""
     return (round(c.comparison.overlap + c.comparison.predicate, 3) - 0.02 * (len(c.scored) - 1), c.score)
 
 

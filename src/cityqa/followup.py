@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .entities import find_person_names, find_places, same_place
+from .entities import find_person_names, find_places, place_kind, same_place
 from .types import Answer
 
 _WHAT_ABOUT = re.compile(
@@ -21,6 +21,10 @@ _WHAT_ABOUT = re.compile(
     re.I,
 )
 _PERSON_PRONOUN = re.compile(r"\b(she|he|her|him|his|hers)\b", re.I)
+_LEANS_ON_CONTEXT = re.compile(
+    r"^\s*(and|but|also|so)\b|\b(it|its|they|them|their|theirs|that|this|those|these|there|he|she|him|her|his)\b",
+    re.I,
+)
 _PLACE_PRONOUN = re.compile(r"\b(there|that city|this city|the city)\b", re.I)
 
 
@@ -72,8 +76,14 @@ def resolve(question: str, history: Sequence[object] | None, known_people: Itera
             return _replace_person_pronoun(question, person)
     if _PLACE_PRONOUN.search(question):
         places = find_places(previous.question) or find_places(previous.answer)
+        cities = [p for p in places if place_kind(p) == "city"]
+        if "city" in question.lower() and cities:
+            places = cities
         if places:
             return _PLACE_PRONOUN.sub(lambda m: ("in " if m.group(1).lower() == "there" else "") + places[-1], question, 1)
+    if _LEANS_ON_CONTEXT.search(question) and len(question.split()) <= 10:
+        # "In what year was it published?": keep the question's own form, and carry the topic along
+        return f"{question.rstrip()} ({previous.question.strip()})"
     return question
 
 

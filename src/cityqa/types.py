@@ -61,14 +61,15 @@ class Chunk:
         return self.text[sentence.start - self.start : sentence.end - self.start]
 
     def sentence_contexts(self) -> list[str]:
-        """Each sentence with what it leans on (its heading and the sentence before), for a second embedding:
+        """Each sentence with what it leans on (its heading and the two sentences before), for a second embedding:
         'It is a midsized city without a major port…' only says 'Fresno' through the sentence before it."""
         heading = self.section[-1] if self.section else ""
-        texts, previous = [], ""
+        texts: list[str] = []
+        before: list[str] = []
         for sentence in self.sentences:
             text = self.sentence_text(sentence)
-            texts.append(" ".join(part for part in (heading, previous, text) if part))
-            previous = text
+            texts.append(" ".join(part for part in (heading, *before[-2:], text) if part))
+            before.append(text)
         return texts
 
     def search_text(self) -> str:
