@@ -11,10 +11,13 @@ import pytest
 from cityqa import Answer, Assistant, SearchFilters
 from cityqa.answer import NOT_FOUND
 
-# Floors for the gold set (tests/gold/questions.jsonl). Measured figures are in the README ("Quality").
-EVIDENCE_FLOOR = 0.80  # share of answerable questions whose gold evidence is among the citations
-ABSTAIN_FLOOR = 0.70  # share of unanswerable questions that abstain
-WRONG_ABSTAIN_CEILING = 0.10  # share of answerable questions wrongly abstained
+# Floors for the gold set (tests/gold/questions.jsonl: 127 answerable, 34 unanswerable questions), a little under
+# what was measured on 2026-11-25 over this test corpus (evidence cited 0.882, unanswerable abstained 0.882,
+# answerable wrongly abstained 0.031). Issue 2 aims at 0.90 evidence cited: not reached yet on this gold set,
+# whose paraphrase questions share few words with the text (see README "Quality").
+EVIDENCE_FLOOR = 0.86  # share of answerable questions whose gold evidence is among the citations
+ABSTAIN_FLOOR = 0.85  # share of unanswerable questions that abstain (issue 2 asks for 0.80)
+WRONG_ABSTAIN_CEILING = 0.05  # share of answerable questions wrongly abstained
 
 
 def _evidence_cited(answer: Answer, item: dict[str, Any], texts: dict[str, str]) -> bool:

@@ -29,6 +29,20 @@ class Settings(BaseSettings):
         ),
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch at ingest time.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description=(
+            "How texts are embedded at ingest: 'torch' (sentence-transformers), 'onnx' (the same model exported to "
+            "ONNX into the index: same vectors, faster) or 'onnx-int8' (int8 weights: other vectors, needs a "
+            "rebuild). Questions use the index's ONNX encoder whenever it has one, so they never import torch."
+        ),
+    )
+    embed_cache: bool = Field(
+        True, description="Keep vectors by text in the index (embed-cache/) so re-indexing embeds only what changed."
+    )
+    embed_cache_dir: Path | None = Field(
+        None, description="Share one embedding cache between indexes (default: embed-cache/ inside index_dir)."
+    )
     chunk_max_words: int = Field(
         180, ge=20, description="Longest chunk, in words; longer paragraphs are split between sentences."
     )
@@ -39,7 +53,7 @@ class Settings(BaseSettings):
     candidate_k: int = Field(12, ge=1, le=200, description="Passages each retriever (BM25, dense) returns before fusion.")
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted in one answer.")
     abstain_threshold: float = Field(
-        0.40,
+        0.41,
         description=(
             "Answer only when the best sentence scores at least this (0-1). Calibrated on the gold set's "
             "unanswerable questions: see benchmarks/calibrate.py and README 'Abstention'."
@@ -65,7 +79,7 @@ class Settings(BaseSettings):
             "chunker_version": CHUNKER_VERSION,
             "chunk_max_words": self.chunk_max_words,
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
-        }
+        } | ({"embed_backend": self.embed_backend} if self.embed_backend == "onnx-int8" else {})
 
     def fingerprint(self) -> str:
         """Short stable hash of `index_shape()`; recorded in the index and checked on open."""
