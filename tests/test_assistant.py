@@ -29,8 +29,11 @@ def _evidence_cited(answer: Answer, item: dict[str, Any], texts: dict[str, str])
     return False
 
 
+GoldAnswers = list[tuple[dict[str, Any], Answer]]
+
+
 @pytest.fixture(scope="module")
-def gold_answers(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Answer]]:
+def gold_answers(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> GoldAnswers:
     return [(item, assistant.ask(item["question"], history=item.get("history"))) for item in gold_questions]
 
 
@@ -39,7 +42,7 @@ def texts(corpus_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in corpus_dir.iterdir()}
 
 
-def test_gold_questions_meet_the_floors(gold_answers: list[tuple[dict[str, Any], Answer]], texts: dict[str, str]) -> None:
+def test_gold_questions_meet_the_floors(gold_answers: GoldAnswers, texts: dict[str, str]) -> None:
     answerable = [(i, a) for i, a in gold_answers if i["answerable"]]
     unanswerable = [(i, a) for i, a in gold_answers if not i["answerable"]]
     assert len(answerable) >= 24 and len(unanswerable) >= 6
@@ -53,7 +56,7 @@ def test_gold_questions_meet_the_floors(gold_answers: list[tuple[dict[str, Any],
     assert len(wrongly) / len(answerable) <= WRONG_ABSTAIN_CEILING
 
 
-def test_every_citation_offset_is_exact(gold_answers: list[tuple[dict[str, Any], Answer]], texts: dict[str, str]) -> None:
+def test_every_citation_offset_is_exact(gold_answers: GoldAnswers, texts: dict[str, str]) -> None:
     checked = 0
     for _, answer in gold_answers:
         for citation in [*answer.citations, *answer.related]:
@@ -64,7 +67,7 @@ def test_every_citation_offset_is_exact(gold_answers: list[tuple[dict[str, Any],
     assert checked > 200
 
 
-def test_answers_are_verbatim_sentences_with_marks(gold_answers: list[tuple[dict[str, Any], Answer]]) -> None:
+def test_answers_are_verbatim_sentences_with_marks(gold_answers: GoldAnswers) -> None:
     for _, answer in gold_answers:
         if answer.abstained:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,6 @@ import pytest
 from cityqa.chunking import chunk_document, split_sentences
 from cityqa.corpus import read_document
 from cityqa.types import Chunk, Document
-
 from conftest import FIXTURE_CORPUS, REPORT
 
 
@@ -107,7 +107,7 @@ def test_long_paragraphs_split_between_sentences_with_overlap(report: Document) 
     assert all(report.text[c.start : c.end] == c.text for c in small)
     assert max(len(c.text.split()) for c in small if len(c.sentences) > 1) <= 40
     overlaps = [
-        (a, b) for a, b in zip(small, small[1:], strict=False)
+        (a, b) for a, b in itertools.pairwise(small)
         if len(a.sentences) > 1 and a.sentences[-1].start >= b.start and a.section == b.section
     ]
     assert overlaps, "a long paragraph should have been split into overlapping windows"

@@ -52,7 +52,8 @@ def test_ask_json_lines_for_several_questions(workdir: Path) -> None:
 
 
 def test_ask_text_output_lists_citations(workdir: Path) -> None:
-    result = run("ask", "--index", "idx", "Which countries did San José visit on trade missions in the 1990s and early 2000s?", cwd=workdir)
+    question = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
+    result = run("ask", "--index", "idx", question, cwd=workdir)
     assert "Finland" in result.stdout and "[1] global-engagements-california-cities.txt" in result.stdout
 
 

@@ -120,9 +120,9 @@ class Extractor:
         for cand in ranked:
             if cand.score < floor or len(chosen) >= self.settings.max_answer_sentences:
                 break
-            start, end = quote_span(cand.hit.chunk, cand.sentence)
+            span = quote_span(cand.hit.chunk, cand.sentence)
             if any(
-                c.hit.chunk.source == cand.hit.chunk.source and _overlaps((start, end), quote_span(c.hit.chunk, c.sentence))
+                c.hit.chunk.source == cand.hit.chunk.source and _overlaps(span, quote_span(c.hit.chunk, c.sentence))
                 for c in chosen
             ) or any(self._near_duplicate(cand, c) for c in chosen):
                 continue
@@ -165,8 +165,9 @@ def citation(n: int, chunk: Chunk, sentence: Sentence, score: float) -> Citation
     meta = chunk.metadata
     start, end = quote_span(chunk, sentence)
     notes = [note for s in chunk.sentences if start <= s.start and s.end <= end for note in s.endnotes]
+    quote = chunk.text[start - chunk.start : end - chunk.start]
     return Citation(
-        n=n, source=chunk.source, section=chunk.section_label, quote=chunk.text[start - chunk.start : end - chunk.start],
+        n=n, source=chunk.source, section=chunk.section_label, quote=quote,
         start=start, end=end, score=round(float(score), 4), chunk_id=chunk.id,
         chunk_start=chunk.start, chunk_end=chunk.end, endnotes=notes, kind=chunk.kind,
         interviewee=meta.get("interviewee"), role=meta.get("role"), city=meta.get("city"), date=meta.get("date"),
@@ -217,11 +218,22 @@ def _changed(question: str, resolved: str) -> str | None:
     return resolved if resolved != question else None
 
 
+# "the name of (Sacramento's) tourism association" -> the thing named: its last two content words must appear
+_NAME_OF_WHAT = re.compile(
+    r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[A-Z][\w’'-]*\s+)*?(?:[A-Z][\w-]*['’]s\s+)?"
+    r"([a-z][\w-]*(?:\s+[a-z][\w-]*)*)"
+)
 _HEAD_PATTERNS = (
-    re.compile(r"^(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:annual|total|current|exact)\s+)?([a-z-]+)\s+(?:of|for|in|at|on|to)\b", re.I),
+    re.compile(
+        r"^(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:annual|total|current|exact)\s+)?([a-z-]+)"
+        r"\s+(?:of|for|in|at|on|to)\b",
+        re.I,
+    ),
     re.compile(r"^who\s+(?:is|was|are|were)\s+(?:the\s+)?([a-z-]+)", re.I),
     re.compile(r"^how\s+many\s+(?:of\s+the\s+\w+\s+)?([a-z-]+)", re.I),
-    re.compile(r"^(?:which|what)\s+(?:[\w-]+\s+){0,2}?([a-z-]+)\s+(?:is|are|was|were|did|do|does|has|have|had)\b", re.I),
+    re.compile(
+        r"^(?:which|what)\s+(?:[\w-]+\s+){0,2}?([a-z-]+)\s+(?:is|are|was|were|did|do|does|has|have|had)\b", re.I
+    ),
     re.compile(r"^who\s+(?!is\b|was\b|are\b|were\b|did\b|does\b|do\b|has\b|have\b)([a-z]+ed)\b", re.I),
 )
 
@@ -237,7 +249,7 @@ class Focus:
     @classmethod
     def of(cls, question: str) -> Focus:
         head = None
-        name_of = re.search(r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[A-Z][\w’'-]*\s+)*?(?:[A-Z][\w-]*['’]s\s+)?([a-z][\w-]*(?:\s+[a-z][\w-]*)*)", question)
+        name_of = _NAME_OF_WHAT.search(question)
         if name_of:
             stems = [t for t in content_terms(name_of.group(1))][-2:]
             return cls(named_spans(question), " ".join(stems) or None)

@@ -106,7 +106,10 @@ def find_years(text: str) -> list[str]:
 
 
 def find_dates(text: str) -> list[str]:
-    return [f"{m.group(3)}-{MONTHS.index(m.group(1).lower()) + 1:02d}-{int(m.group(2)):02d}" for m in _DATE.finditer(text)]
+    """Dates written out ('October 16, 2023') as ISO strings."""
+    return [
+        f"{m.group(3)}-{MONTHS.index(m.group(1).lower()) + 1:02d}-{int(m.group(2)):02d}" for m in _DATE.finditer(text)
+    ]
 
 
 def find_numbers(text: str) -> list[float]:

@@ -80,7 +80,8 @@ def resolve(question: str, history: Sequence[object] | None, known_people: Itera
         if "city" in question.lower() and cities:
             places = cities
         if places:
-            return _PLACE_PRONOUN.sub(lambda m: ("in " if m.group(1).lower() == "there" else "") + places[-1], question, 1)
+            place = places[-1]
+            return _PLACE_PRONOUN.sub(lambda m: ("in " if m.group(1).lower() == "there" else "") + place, question, 1)
     if _LEANS_ON_CONTEXT.search(question) and len(question.split()) <= 10:
         # "In what year was it published?": keep the question's own form, and carry the topic along
         return f"{question.rstrip()} ({previous.question.strip()})"
