@@ -114,17 +114,24 @@ class Extractor:
         return scored
 
     def _select(self, ranked: list[Scored]) -> list[Scored]:
+        """The best sentences within 80% of the best score, without repeats. A lower-ranked sentence whose quote
+        takes in a chosen one ("It is a midsized city…" quoted with the "Fresno…" sentence before it) replaces
+        it: same passage, more of the answer."""
         best = ranked[0].score
         floor = max(self.settings.abstain_threshold, 0.8 * best)
         chosen: list[Scored] = []
         for cand in ranked:
-            if cand.score < floor or len(chosen) >= self.settings.max_answer_sentences:
+            if cand.score < self.settings.abstain_threshold:
                 break
-            span = quote_span(cand.hit.chunk, cand.sentence)
-            if any(
-                c.hit.chunk.source == cand.hit.chunk.source and _overlaps(span, quote_span(c.hit.chunk, c.sentence))
-                for c in chosen
-            ) or any(self._near_duplicate(cand, c) for c in chosen):
+            span = _quote_key(cand)
+            wider = [i for i, c in enumerate(chosen) if _contains(span, _quote_key(c)) and span != _quote_key(c)]
+            if wider:
+                chosen[wider[0]] = Scored(cand.hit, cand.sentence, cand.row, chosen[wider[0]].score, cand.meaning,
+                                          cand.coverage)
+                continue
+            if cand.score < floor or len(chosen) >= self.settings.max_answer_sentences:
+                continue
+            if any(_overlaps(span, _quote_key(c)) or self._near_duplicate(cand, c) for c in chosen):
                 continue
             chosen.append(cand)
         return chosen
@@ -174,8 +181,17 @@ def citation(n: int, chunk: Chunk, sentence: Sentence, score: float) -> Citation
     )
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
+def _quote_key(scored: Scored) -> tuple[str, int, int]:
+    start, end = quote_span(scored.hit.chunk, scored.sentence)
+    return scored.hit.chunk.source, start, end
+
+
+def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+def _contains(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    return a[0] == b[0] and a[1] <= b[1] and b[2] <= a[2]
 
 
 _WHEN = re.compile(r"^\s*(when\b|(in )?what (year|date|month|decade)\b|since when\b)", re.I)
