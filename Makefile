@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install dev index lint bench browser clean
+.PHONY: run test install dev index lint bench bench-quick browser clean
 
 run: install index
 	$(PY) app.py
@@ -44,8 +44,13 @@ browser:
 lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks app.py
 
+# all benchmarks (about 30-45 min): table on stdout, benchmarks/results.json and benchmarks/scale.png
 bench: dev
-	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/run.py
+
+# the same without the 100k-chunk scale run (about 10-15 min)
+bench-quick: dev
+	$(PY) benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) index/chroma index/gen-* index/manifest.json

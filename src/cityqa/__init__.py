@@ -10,6 +10,7 @@ from .errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    InputTooLongError,
     UnreadableFileError,
 )
 from .settings import Settings
@@ -30,6 +31,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "IngestReport",
+    "InputTooLongError",
     "Mismatch",
     "SearchFilters",
     "Settings",

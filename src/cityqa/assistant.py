@@ -11,6 +11,7 @@ from typing import Any
 
 from .answer import Extractor
 from .embeddings import Embedder, go_offline
+from .errors import InputTooLongError
 from .followup import resolve
 from .ingest import Progress, ingest
 from .retrieve import HybridRetriever
@@ -134,6 +135,8 @@ class Assistant:
         """Fact-check a statement or paragraph: one `Verdict` per atomic claim."""
         from .factcheck import check
 
+        if len(text) > self.settings.max_check_chars:
+            raise InputTooLongError(len(text), self.settings.max_check_chars)
         return check(self, text)
 
     def question_problem(self, question: str) -> str | None:

@@ -3,6 +3,11 @@
 Plain text and Markdown keep their exact characters so citation offsets index the file itself. The other
 formats are converted with the libraries llama-index's own file readers wrap (pypdf, docx2txt, BeautifulSoup);
 their offsets index the extracted text, which `read_document` reproduces deterministically.
+
+Untrusted input: a file larger than `MAX_FILE_BYTES` is refused before it is read; PDF, DOCX and HTML are parsed
+in a child process under the time, memory and output limits of `cityqa.sandbox` (`PARSE_TIMEOUT_SECONDS`,
+`PARSE_MEMORY_BYTES`, `MAX_EXTRACTED_CHARS`), so a parser that loops or explodes costs one skipped file with a
+reason, never a hung or crashed ingest. Text and Markdown are decoded in-process (strict UTF-8, no NUL bytes).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+from . import sandbox
 from .errors import CorpusError, UnreadableFileError
 from .types import INTERVIEW_FIELDS, Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused without being read
+MAX_DOCX_UNPACKED_BYTES = 10 * MAX_FILE_BYTES  # a DOCX whose parts unpack to more is a zip bomb
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -50,21 +57,40 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
     """Read one file. Raises `UnreadableFileError` with a specific reason when it cannot be indexed."""
     source = source_name(path, corpus_dir)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES >> 20
+            raise UnreadableFileError(source, f"file is {size / 2**20:.0f} MiB; the limit is {limit} MiB")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:  # includes a file that vanished since it was listed
         raise UnreadableFileError(source, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:  # grew while being read
+        raise UnreadableFileError(source, f"file is larger than the limit of {MAX_FILE_BYTES >> 20} MiB")
     if not data.strip():
         raise UnreadableFileError(source, "file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise UnreadableFileError(source, f"file is {len(data) / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES >> 20} MiB")
     sha = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         return _text_document(source, _decode(source, data), sha)
-    text = _EXTRACTORS[suffix](source, path)
+    text = _extract(suffix, path, source, data)
     if not text.strip():
         raise UnreadableFileError(source, "no text could be extracted (scanned or image-only file?)")
     return Document(source=source, text=text, sha256=sha)
+
+
+def _extract(suffix: str, path: Path, source: str, data: bytes) -> str:
+    """Run the format's extractor in the sandbox, on a private copy of the bytes just hashed (so the text always
+    matches `sha256`, even if the file changes or vanishes meanwhile)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cityqa-parse-") as tmp:
+        copy = Path(tmp) / f"document{suffix}"
+        copy.write_bytes(data)
+        try:
+            return sandbox.extract_text(suffix, copy, source)
+        except sandbox.ParseFailure as exc:
+            raise UnreadableFileError(source, exc.reason) from None
 
 
 def _decode(source: str, data: bytes) -> str:
@@ -128,18 +154,19 @@ def _read_pdf(source: str, path: Path) -> str:
 
 def _read_docx(source: str, path: Path) -> str:
     import zipfile
+    import zlib
 
     import docx2txt
 
     try:
         with zipfile.ZipFile(path) as archive:
             size = sum(info.file_size for info in archive.infolist())
-        if size > 10 * MAX_FILE_BYTES:
+        if size > MAX_DOCX_UNPACKED_BYTES:
             raise UnreadableFileError(source, f"DOCX unpacks to {size >> 20} MiB; refusing (zip bomb?)")
         return docx2txt.process(str(path))
     except UnreadableFileError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(source, f"DOCX cannot be opened ({exc.__class__.__name__}: {exc})") from exc
 
 

@@ -84,5 +84,17 @@ class UnreadableFileError(CityqaError):
         self.reason = reason
 
 
+class InputTooLongError(CityqaError):
+    """A text to fact-check is longer than the limit (it would tie up the machine for minutes)."""
+
+    exit_code = 2
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"The text to check is {length:,} characters long; the limit is {limit:,} "
+            "(CITYQA_MAX_CHECK_CHARS). Check it in smaller parts."
+        )
+
+
 class EmbeddingModelError(ConfigError):
     """The embedding model cannot be loaded offline."""

@@ -50,10 +50,12 @@ def ingest(
         collection = store.collection()
         _remove_orphans(collection, set(old.by_id))
         plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report)
+        embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        embedder.use_index(store.dir, settings.embed_backend, export=True, cache_dir=_cache_dir(settings, store))
         if manifest is not None and not rebuild and report.nothing_to_do:
+            embedder.cache = None
             report.seconds = time.perf_counter() - started
             return report
-        embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
         new_chunks = [chunk for chunks in plan.fresh.values() for chunk in chunks]
         chunk_vectors, sentence_vectors = _embed(embedder, new_chunks, progress)
         if new_chunks:
@@ -69,10 +71,24 @@ def ingest(
         if rebuild:
             store.drop_other_collections()
         store.prune_generations(keep=gen_dir.name)
+        embedder.save_cache(None if settings.embed_cache_dir else embedded_texts(nodes.chunks))
         report.chunks_written = len(new_chunks)
         report.chunks_removed = len(stale)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _cache_dir(settings: Settings, store: IndexStore) -> Path | None:
+    if not settings.embed_cache:
+        return None
+    return Path(settings.embed_cache_dir) if settings.embed_cache_dir else store.dir / "embed-cache"
+
+
+def embedded_texts(chunks: list[Chunk]) -> list[str]:
+    """Every text `_embed` encodes for these chunks (what the embedding cache keeps)."""
+    texts = [c.search_text() for c in chunks]
+    texts += [c.sentence_text(s) for c in chunks for s in c.sentences]
+    return texts + [text for c in chunks for text in c.sentence_contexts()]
 
 
 def _readable_manifest(store: IndexStore) -> dict[str, Any] | None:
@@ -116,13 +132,18 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
         except UnreadableFileError as exc:
             _skip(report, plan, source, previous, exc.reason)
             continue
+        try:
+            size = path.stat().st_size
+        except OSError as exc:  # vanished after it was read
+            _skip(report, plan, source, previous, f"vanished while being indexed ({exc.strerror or exc})")
+            continue
         chunks = chunk_document(doc)
         if not chunks:
             _skip(report, plan, source, previous, "no text to index")
             continue
         plan.fresh[source] = chunks
         plan.entries[source] = {
-            "sha256": doc.sha256, "kind": doc.kind, "bytes": path.stat().st_size,
+            "sha256": doc.sha256, "kind": doc.kind, "bytes": size,
             "chunks": [c.id for c in chunks], "indexed_at": _now(),
         }
         (report.changed if previous else report.added).append(source)

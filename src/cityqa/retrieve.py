@@ -1,5 +1,6 @@
 """Hybrid retrieval through llama-index: BM25 over our own node store and dense search in Chroma, fused by
-reciprocal rank (`QueryFusionRetriever`, one query, no LLM)."""
+`QueryFusionRetriever` (one query, no LLM; distribution-based score fusion by default, reciprocal rank fusion
+by setting: see `Settings.fusion_mode` for the measured difference)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class HybridRetriever:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         disable_llm()
+        embedder.use_index(store.dir, store.settings.embed_backend)  # the index's ONNX encoder: no torch import
         self.nodes = nodes
         self.settings = store.settings
         k = min(self.settings.candidate_k, max(1, len(nodes.chunks)))
@@ -55,7 +57,7 @@ class HybridRetriever:
         index = VectorStoreIndex.from_vector_store(vector_store, embed_model=llama_embedding(embedder))
         self.dense = index.as_retriever(similarity_top_k=k)
         self.fusion = QueryFusionRetriever(
-            [self.dense, self.bm25], llm=MockLLM(), mode="reciprocal_rerank", num_queries=1,
+            [self.bm25, self.dense], llm=MockLLM(), mode=self.settings.fusion_mode, num_queries=1,
             use_async=False, similarity_top_k=2 * k,
         )
 

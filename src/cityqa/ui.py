@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 TITLE = "cityqa: California cities' international affairs"
 KIND_CHOICES = {"All documents": (), "Report only": ("report",), "Interviews only": ("interview",)}
 CONTEXT_CHARS = 600
+MAX_CHECK_CHARS = 5000  # longest text the Fact-check tab accepts (about a page; every sentence is checked)
 EXAMPLES = [
     "Which countries did San José visit on trade missions in the 1990s and early 2000s?",
     "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?",
@@ -302,6 +303,12 @@ class _Handlers:
 
     def check(self, text: str) -> list[list[Any]]:
         """Fact-check hook: rows of the verdicts `assistant.check` returns (claim, verdict, confidence, evidence)."""
+        text = str(text or "")
+        if not text.strip():
+            return [["", "Please type a claim to check.", "", ""]]
+        if len(text) > MAX_CHECK_CHARS:  # each sentence is a claim: unbounded text would pin the server's CPU
+            return [[text[:200] + "…", f"Please check at most {MAX_CHECK_CHARS:,} characters at a time "
+                     f"(this text has {len(text):,}).", "", ""]]
         try:
             verdicts = self.assistant.check(text)  # type: ignore[attr-defined]
         except CityqaError as exc:
@@ -333,14 +340,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                _ask_tab(h)
+                _ask_tab(h, app)
             _check_tab(h)
             with gr.Tab("Corpus", id="corpus"):
                 _corpus_tab(h, app)
     return app.queue(max_size=64, default_concurrency_limit=4)
 
 
-def _ask_tab(h: _Handlers) -> None:
+def _ask_tab(h: _Handlers, app: gr.Blocks) -> None:
     exchanges = gr.State([])
     selected = gr.State(None)
     with gr.Row(equal_height=False):
@@ -360,9 +367,13 @@ def _ask_tab(h: _Handlers) -> None:
             with gr.Accordion("Filters", open=False), gr.Row():
                 kind = gr.Radio(list(KIND_CHOICES), value="All documents", label="Documents", scale=2)
                 cities = gr.Dropdown(
-                    _city_choices(h.assistant), multiselect=True, allow_custom_value=True, scale=2,
+                    [], multiselect=True, allow_custom_value=True, scale=2,
                     label="Only passages naming these cities",
                 )
+                # filled on page load, not at build time: Gradio embeds the API schema (with any choices) in the
+                # login page it serves to anonymous visitors, and the city list comes from the indexed documents
+                app.load(lambda: gr.Dropdown(choices=_city_choices(h.assistant)), None, [cities],
+                         api_visibility="private")
                 k = gr.Slider(1, 20, value=h.assistant.settings.top_k, step=1, label="Passages searched", scale=1)
             gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             with gr.Row():
@@ -430,7 +441,8 @@ def _check_tab(h: _Handlers) -> None:
     if not hasattr(h.assistant, "check"):
         return
     with gr.Tab("Fact-check", id="check"):
-        claims = gr.Textbox(label="Claims to check", lines=4, placeholder="Paste a sentence or paragraph")
+        claims = gr.Textbox(label="Claims to check", lines=4, placeholder="Paste a sentence or paragraph",
+                            max_length=MAX_CHECK_CHARS)
         run = gr.Button("Check", variant="primary")
         table = gr.Dataframe(headers=["Claim", "Verdict", "Confidence", "Evidence"], interactive=False, wrap=True)
         run.click(h.check, [claims], [table], api_name="check")

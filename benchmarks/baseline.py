@@ -1,0 +1,61 @@
+"""The baseline: a plain llama-index pipeline as its docs set it up, with cityqa's model (through the adapter).
+
+    build:  SimpleDirectoryReader -> default SentenceSplitter -> VectorStoreIndex on a persistent Chroma collection
+    ask:    python benchmarks/baseline.py ask INDEX_DIR "question"   (opens the persisted index, retrieves, prints)
+
+Nothing is downloaded and no LLM is resolved (the same `disable_llm` cityqa uses).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _client(path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def build(corpus_dir: Path, index_dir: Path, embedder: object) -> dict[str, float]:
+    """Index `corpus_dir` into `index_dir`; returns nodes and seconds (reading, splitting, embedding, storing)."""
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from cityqa.embeddings import llama_embedding
+    from cityqa.retrieve import disable_llm
+
+    disable_llm()
+    start = time.perf_counter()
+    documents = SimpleDirectoryReader(str(corpus_dir), recursive=True).load_data()
+    collection = _client(index_dir).get_or_create_collection("baseline", embedding_function=None)
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+    VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=llama_embedding(embedder))
+    return {"nodes": collection.count(), "seconds": time.perf_counter() - start}
+
+
+def ask(index_dir: Path, question: str) -> str:
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from cityqa.embeddings import Embedder, llama_embedding
+    from cityqa.retrieve import disable_llm
+
+    disable_llm()
+    collection = _client(index_dir).get_or_create_collection("baseline", embedding_function=None)
+    index = VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=collection), embed_model=llama_embedding(Embedder())
+    )
+    results = index.as_retriever(similarity_top_k=5).retrieve(question)
+    return results[0].node.get_content() if results else ""
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if len(sys.argv) != 4 or sys.argv[1] != "ask":
+        sys.exit("usage: baseline.py ask INDEX_DIR QUESTION")
+    print(ask(Path(sys.argv[2]), sys.argv[3])[:300])

@@ -1,0 +1,41 @@
+"""Shared helpers for the benchmarks: work folders, the small shipped-corpus index, percentiles."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "out"  # git-ignored; not a dot-folder: SimpleDirectoryReader skips paths with hidden parts
+CORPUS = REPO / "corpus"
+GOLD = REPO / "tests" / "gold" / "questions.jsonl"
+QUESTION = "Which Japanese city has the third-oldest sister-city linkage in the United States with San José?"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q / 100
+    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def small_index(backend: str = "onnx") -> Path:
+    """The shipped corpus indexed with `backend` (built once per benchmark run, reused after)."""
+    from cityqa import Assistant, Settings
+
+    index = WORK / f"index-{backend}"
+    settings = Settings(corpus_dir=CORPUS, index_dir=index, embed_backend=backend, embed_cache=False)
+    Assistant.open(settings=settings).ingest()
+    return index

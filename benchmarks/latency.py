@@ -1,0 +1,53 @@
+"""Warm question latency: `Assistant.ask` (embed + retrieve + answer) over every gold question, p50/p95, on the
+shipped corpus, after one warm-up question. Also the baseline's warm retrieval for the same questions.
+
+    python benchmarks/latency.py   -> JSON on stdout
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from common import CORPUS, GOLD, percentile, small_index
+
+
+def main() -> dict[str, object]:
+    from cityqa import Assistant, Settings
+    from cityqa.baselines import LlamaIndexBaseline
+
+    index = small_index("onnx")
+    assistant = Assistant.open(settings=Settings(index_dir=index, corpus_dir=CORPUS))
+    questions = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assistant.ask("warm-up: which cities are discussed?")
+    ours, stages = [], {"embed": [], "retrieve": [], "answer": []}
+    for item in questions:
+        start = time.perf_counter()
+        assistant.ask(item["question"], history=item.get("history"))
+        ours.append(time.perf_counter() - start)
+        engine, q = assistant.engine, item["question"]
+        t0 = time.perf_counter()
+        v = assistant.embedder.encode_one(q)
+        t1 = time.perf_counter()
+        hits = engine.retriever.retrieve(q, v, assistant.settings.top_k)
+        t2 = time.perf_counter()
+        engine.extractor.answer(q, q, v, hits)
+        t3 = time.perf_counter()
+        for name, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            stages[name].append(seconds)
+    baseline = LlamaIndexBaseline(CORPUS, assistant.embedder)
+    try:
+        baseline.ask("warm-up")
+        theirs = [baseline.ask(item["question"]).seconds for item in questions]
+    finally:
+        baseline.close()
+    ms = lambda values, q: round(1000 * percentile(values, q), 2)  # noqa: E731
+    return {
+        "questions": len(questions), "p50_ms": ms(ours, 50), "p95_ms": ms(ours, 95),
+        "stages_p50_ms": {name: ms(values, 50) for name, values in stages.items()},
+        "baseline_p50_ms": ms(theirs, 50), "baseline_p95_ms": ms(theirs, 95),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=1))

@@ -1,0 +1,100 @@
+"""`make bench`: every benchmark in one run, a table on stdout and benchmarks/results.json.
+
+    python benchmarks/run.py [--quick]      (--quick: scale at 1k and 10k chunks only)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from common import HERE
+
+
+def step(name: str, args: list[str]) -> dict:
+    print(f"bench: {name}…", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *args], capture_output=True, text=True)
+    if out.returncode:
+        print(out.stderr[-3000:], file=sys.stderr)
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    result = json.loads(out.stdout[out.stdout.index("{"):])
+    result["bench_s"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def table(results: dict) -> str:
+    rows = [("figure", "cityqa", "baseline", "ratio", "target", "met")]
+    c = results.get("coldstart", {})
+    if "cityqa_s" in c:
+        rows.append(("cold start `ask` (s)", f"{c['cityqa_s']:.2f}", f"{c['baseline_s']:.2f}", f"{c['speedup']:.1f}x",
+                     "<=3 s, >=3x", _ok(c["cityqa_s"] <= 3 and c["speedup"] >= 3)))
+    lat = results.get("latency", {})
+    if "p50_ms" in lat:
+        rows.append(("warm latency p50 (ms)", f"{lat['p50_ms']:.1f}", f"{lat['baseline_p50_ms']:.1f}",
+                     f"{lat['baseline_p50_ms'] / lat['p50_ms']:.2f}x", "<=20 ms", _ok(lat["p50_ms"] <= 20)))
+        rows.append(("warm latency p95 (ms)", f"{lat['p95_ms']:.1f}", f"{lat['baseline_p95_ms']:.1f}", "", "", ""))
+    thr = results.get("throughput", {}).get("rows", {})
+    if thr:
+        base = thr["baseline"]
+        for backend in ("torch", "onnx", "onnx-int8"):
+            row = thr[backend]
+            rows.append((f"ingest {backend} (chunks/s)", f"{row['chunks_per_s']:.1f}", f"{base['chunks_per_s']:.1f}",
+                         f"{row['speedup_vs_baseline']:.1f}x", ">=1.5x", _ok(row["speedup_vs_baseline"] >= 1.5)))
+            rows.append((f"ingest {backend} (MB/s)", f"{row['mb_per_s']:.3f}", f"{base['mb_per_s']:.3f}",
+                         f"{row['mb_per_s'] / base['mb_per_s']:.2f}x", "", ""))
+            rows.append((f"hit@1 {backend}", f"{row['hit@1']:.3f}", "", "", "within 0.01 of torch",
+                         _ok(abs(row["hit@1"] - thr["torch"]["hit@1"]) <= 0.01)))
+    scale = results.get("scale", {}).get("scale", [])
+    small = scale[0]["hit@1"] if scale else None
+    for r in scale:
+        n = r["chunks"]
+        rows.append((f"{n} chunks: ingest s / index MiB", f"{r['ingest_s']:.0f} / {r['index_mib']:.0f}", "", "",
+                     "", ""))
+        rows.append((f"{n} chunks: BM25 build s (share)", f"{r['bm25_build_s']:.1f} ({r['bm25_share_of_ingest']:.0%})",
+                     "", "", "", ""))
+        rows.append((f"{n} chunks: open s (BM25 load s)", f"{r['open_s']:.1f} ({r['load_bm25_s']:.1f})", "", "", "",
+                     ""))
+        rows.append((f"{n} chunks: p50 / p95 ms", f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f}", "", "", "p95<=100",
+                     _ok(r["p95_ms"] <= 100)))
+        rows.append((f"{n} chunks: RSS MiB", f"{r['rss_mib']:.0f}", "", "", "<=2048", _ok(r["rss_mib"] <= 2048)))
+        rows.append((f"{n} chunks: hit@1", f"{r['hit@1']:.3f}", "", "", "within 0.05",
+                     _ok(small is not None and abs(r["hit@1"] - small) <= 0.05)))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _ok(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="scale benchmark without the 100k size")
+    parser.add_argument("--skip", default="", help="comma-separated benchmarks to skip")
+    args = parser.parse_args()
+    skip = set(args.skip.split(","))
+    results: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}}
+    for name in ("coldstart", "latency", "throughput"):
+        if name not in skip:
+            results[name] = step(name, [])
+    if "scale" not in skip:
+        sizes = "1000,10000" if args.quick else "1000,10000,100000"
+        results["scale"] = step("scale", ["--sizes", sizes, "--out", str(HERE / "scale.json")])
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    (HERE / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(table(results))
+    machine = results["machine"]
+    print(f"\n{machine['cpus']} CPUs; load average {machine['loadavg_at_start'][0]:.1f} at start, "
+          f"{machine['loadavg_at_end'][0]:.1f} at end (other processes share the machine: see README)")
+    print(f"\nwrote {HERE / 'results.json'}" + ("" if "scale" in skip else f" and {HERE / 'scale.png'}"))
+
+
+if __name__ == "__main__":
+    main()

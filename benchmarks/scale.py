@@ -1,0 +1,123 @@
+"""Scale benchmark: ingest time, index size, memory, latency and hit@1 at 1k, 10k and 100k chunks.
+
+    python benchmarks/scale.py [--sizes 1000,10000,100000] [--pool 2000] [--out benchmarks/scale.json]
+
+Each size is a generated corpus (benchmarks/gen_corpus.py: fictional-city distractors plus the real report),
+indexed from scratch with the default settings and one embedding cache shared by all sizes (the corpora draw on
+the same paragraph pool; see gen_corpus.py). "ingest_s" is the full build with that cache as it stands, so the
+larger sizes mostly measure chunking, Chroma, BM25 and the node store, not the model; "embedded_texts" says how
+many texts were really encoded. Serving is measured in a fresh process (benchmarks/serve_probe.py): load times,
+resident memory after answering all gold questions, latency p50/p95 and hit@1 of the real report's questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+WORK = HERE / "out" / "scale"
+
+
+def du_mib(path: Path, skip: tuple[str, ...] = ()) -> float:
+    total = 0
+    for p in path.rglob("*"):
+        if p.is_file() and not any(part in skip for part in p.relative_to(path).parts):
+            total += p.stat().st_size
+    return total / 2**20
+
+
+def run_size(size: int, pool: int) -> dict[str, object]:
+    from gen_corpus import generate
+
+    from cityqa import Assistant, Settings
+    from cityqa.embeddings import Embedder
+    from cityqa.store import _write_bm25
+
+    folder = WORK / f"pool-{pool}"
+    corpus = generate(folder / f"corpus-{size}", size, pool_size=pool)
+    index = folder / f"index-{size}"
+    settings = Settings(corpus_dir=corpus, index_dir=index, embed_cache_dir=WORK / "embed-cache")
+    embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    assistant = Assistant.open(settings=settings)
+    assistant.embedder = embedder
+    counted = {"n": 0}
+    original = embedder._encode_uncached
+
+    def counting(texts: list[str]) -> object:
+        counted["n"] += len(texts)
+        return original(texts)
+
+    embedder._encode_uncached = counting  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    report = assistant.ingest(rebuild=True)
+    ingest_s = time.perf_counter() - t0
+    nodes = assistant.store.load_nodes(assistant.store.require_manifest())
+    t0 = time.perf_counter()
+    _write_bm25(folder / f"bm25-probe-{size}", list(nodes.chunks))
+    bm25_build_s = time.perf_counter() - t0
+    chunks = len(nodes.chunks)
+    del nodes, assistant
+    env = dict(os.environ, CITYQA_EMBED_CACHE_DIR=str(WORK / "embed-cache"))
+    probe = subprocess.run(
+        [sys.executable, str(HERE / "serve_probe.py"), str(index), str(corpus)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    served = json.loads(probe.stdout.strip().splitlines()[-1])
+    return {
+        "size": size, "chunks": chunks, "ingest_s": round(ingest_s, 1), "embedded_texts": counted["n"],
+        "chunks_written": report.chunks_written, "bm25_build_s": round(bm25_build_s, 1),
+        "bm25_share_of_ingest": round(bm25_build_s / ingest_s, 3),
+        "index_mib": round(du_mib(index, skip=("encoder",)), 1), "encoder_mib": round(du_mib(index / "encoder"), 1),
+        **served,
+    }
+
+
+def plot(rows: list[dict[str, object]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["chunks"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(sizes, [r["p50_ms"] for r in rows], "o-", label="p50")
+    ax1.plot(sizes, [r["p95_ms"] for r in rows], "s-", label="p95")
+    ax1.axhline(100, color="grey", ls="--", lw=1, label="p95 target")
+    ax1.set(xscale="log", xlabel="chunks in the index", ylabel="question latency (ms)", title="Latency vs corpus size")
+    ax1.legend()
+    ax2.plot(sizes, [r["hit@1"] for r in rows], "o-", label="hit@1 (top passage has the evidence)")
+    ax2.plot(sizes, [r["short_answer_recall"] for r in rows], "s-", label="short-answer recall")
+    ax2.set(xscale="log", xlabel="chunks in the index", ylabel="gold questions", ylim=(0, 1),
+            title="Quality vs corpus size")
+    ax2.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--pool", type=int, default=2000, help="unique paragraphs the distractors are drawn from")
+    parser.add_argument("--out", type=Path, default=HERE / "scale.json", help="also writes the .png next to it")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    WORK.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        print(f"scale: {size} chunks…", file=sys.stderr, flush=True)
+        rows.append(run_size(size, args.pool))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        args.out.write_text(json.dumps({"scale": rows}, indent=1), encoding="utf-8")
+    plot(rows, args.out.with_suffix(".png"))
+    print(json.dumps({"scale": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Ingest throughput (full build, chunks/s) of cityqa with each embedding backend vs the llama-index baseline,
+and each backend's hit@1 on the gold questions (cityqa.evaluate).
+
+    python benchmarks/throughput.py [--corpus DIR]   -> JSON on stdout
+
+The corpus is the shipped report plus ~1,000 generated chunks (gen_corpus.py), so embedding dominates rather
+than start-up. Both sides get an already-loaded model (its load time is not counted), the embedding cache is
+off, and cityqa's time includes everything `ingest` does (chunking, embedding chunk + 2 vectors per sentence,
+Chroma, BM25, node store). The baseline embeds one vector per node (default SentenceSplitter, 1,024 tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from common import CORPUS, GOLD, WORK
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def corpus_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main(corpus: Path | None = None) -> dict[str, object]:
+    from baseline import build
+    from gen_corpus import generate
+
+    from cityqa import Assistant, Settings
+    from cityqa import evaluate as ev
+    from cityqa.embeddings import Embedder
+
+    corpus = corpus or generate(WORK / "corpus-throughput", 1000, pool_size=100_000)
+    size = corpus_bytes(corpus)
+    embedder = Embedder()
+    embedder.encode(["warm-up"])
+    target = WORK / "throughput"
+    shutil.rmtree(target, ignore_errors=True)
+    base = build(corpus, target / "baseline", embedder)
+    rows: dict[str, dict[str, float]] = {
+        "baseline": {"chunks": base["nodes"], "seconds": base["seconds"]},
+    }
+    for backend in BACKENDS:
+        settings = Settings(corpus_dir=corpus, index_dir=target / backend, embed_backend=backend, embed_cache=False)
+        assistant = Assistant.open(settings=settings)
+        warm = Embedder(backend=backend)
+        warm._model = embedder.model  # the loaded model; the ONNX export (once per index) is not timed
+        warm.use_index(settings.index_dir, backend, export=True)
+        warm.encode(["warm-up"])
+        assistant.embedder = warm
+        report = assistant.ingest()
+        rows[backend] = {"chunks": report.chunks_written, "seconds": report.seconds}
+        small = Settings(corpus_dir=CORPUS, index_dir=WORK / f"index-{backend}", embed_backend=backend,
+                         embed_cache=False)
+        scorer = Assistant.open(settings=small)
+        scorer.ingest()
+        overall = ev.evaluate(scorer, GOLD, ["cityqa"], corpus_dir=CORPUS)["systems"]["cityqa"]["overall"]
+        rows[backend]["hit@1"] = overall["hit@1"]
+        rows[backend]["short_answer_recall"] = overall["short_answer_recall"]
+    for row in rows.values():
+        row["chunks_per_s"] = row["chunks"] / row["seconds"]
+        row["mb_per_s"] = size / 2**20 / row["seconds"]
+    base_rate = rows["baseline"]["chunks_per_s"]
+    for backend in BACKENDS:
+        rows[backend]["speedup_vs_baseline"] = rows[backend]["chunks_per_s"] / base_rate
+        rows[backend]["speedup_vs_torch"] = rows[backend]["chunks_per_s"] / rows["torch"]["chunks_per_s"]
+    return {"corpus_mib": size / 2**20, "rows": rows}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path)
+    print(json.dumps(main(parser.parse_args().corpus), indent=1))
