@@ -23,18 +23,14 @@ from cityqa import Assistant, Settings
 import cityqa.cli, cityqa.retrieve, llama_index.core, llama_index.vector_stores.chroma, chromadb
 t1 = time.perf_counter()
 a = Assistant.open(settings=Settings(index_dir=sys.argv[1]))
-engine = a.engine
+a.engine
 t2 = time.perf_counter()
-q = sys.argv[2]
-v = a.embedder.encode_one(q)
-t3 = time.perf_counter()
-hits = engine.retriever.retrieve(q, v, a.settings.top_k)
-t4 = time.perf_counter()
-engine.extractor.answer(q, q, v, hits)
-t5 = time.perf_counter()
+sys.path.insert(0, sys.argv[3])
+from common import stage_seconds
+embed_s, retrieve_s, answer_s = stage_seconds(a, sys.argv[2])
 heavy = [m for m in ("torch", "sentence_transformers", "transformers", "gradio", "matplotlib") if m in sys.modules]
-print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "embed_s": t3 - t2, "retrieve_s": t4 - t3,
-                  "answer_s": t5 - t4, "heavy_modules_loaded": heavy}))
+print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "embed_s": embed_s, "retrieve_s": retrieve_s,
+                  "answer_s": answer_s, "heavy_modules_loaded": heavy}))
 """
 
 
@@ -62,7 +58,7 @@ def main() -> dict[str, object]:
         ours.append(seconds)
         seconds, out = timed([sys.executable, str(HERE / "baseline.py"), "ask", str(baseline_dir), QUESTION])
         theirs.append(seconds)
-    breakdown = json.loads(timed([sys.executable, "-c", BREAKDOWN, str(index), QUESTION])[1])
+    breakdown = json.loads(timed([sys.executable, "-c", BREAKDOWN, str(index), QUESTION, str(HERE)])[1])
     result = {
         "cityqa_s": median(ours), "baseline_s": median(theirs), "speedup": median(theirs) / median(ours),
         "runs": RUNS, "breakdown": breakdown,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +26,19 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q / 100
     low, high = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def stage_seconds(assistant: object, question: str) -> tuple[float, float, float]:
+    """Seconds to embed `question`, retrieve its passages and extract the answer, each timed on its own."""
+    engine = assistant.engine  # type: ignore[attr-defined]
+    t0 = time.perf_counter()
+    vector = assistant.embedder.encode_one(question)  # type: ignore[attr-defined]
+    t1 = time.perf_counter()
+    hits = engine.retriever.retrieve(question, vector, assistant.settings.top_k)  # type: ignore[attr-defined]
+    t2 = time.perf_counter()
+    engine.extractor.answer(question, question, vector, hits)
+    t3 = time.perf_counter()
+    return t1 - t0, t2 - t1, t3 - t2
 
 
 def median(values: list[float]) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from common import CORPUS, GOLD, percentile, small_index
+from common import CORPUS, GOLD, percentile, small_index, stage_seconds
 
 
 def main() -> dict[str, object]:
@@ -25,15 +25,7 @@ def main() -> dict[str, object]:
         start = time.perf_counter()
         assistant.ask(item["question"], history=item.get("history"))
         ours.append(time.perf_counter() - start)
-        engine, q = assistant.engine, item["question"]
-        t0 = time.perf_counter()
-        v = assistant.embedder.encode_one(q)
-        t1 = time.perf_counter()
-        hits = engine.retriever.retrieve(q, v, assistant.settings.top_k)
-        t2 = time.perf_counter()
-        engine.extractor.answer(q, q, v, hits)
-        t3 = time.perf_counter()
-        for name, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+        for name, seconds in zip(stages, stage_seconds(assistant, item["question"]), strict=True):
             stages[name].append(seconds)
     baseline = LlamaIndexBaseline(CORPUS, assistant.embedder)
     try:
