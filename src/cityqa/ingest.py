@@ -84,11 +84,16 @@ def _cache_dir(settings: Settings, store: IndexStore) -> Path | None:
     return Path(settings.embed_cache_dir) if settings.embed_cache_dir else store.dir / "embed-cache"
 
 
+def texts_to_embed(chunks: list[Chunk]) -> tuple[list[str], list[str], list[str]]:
+    """What is embedded for these chunks: their search texts, their sentences, and the sentences in context."""
+    texts = [c.search_text() for c in chunks]
+    sentences = [c.sentence_text(s) for c in chunks for s in c.sentences]
+    return texts, sentences, [text for c in chunks for text in c.sentence_contexts()]
+
+
 def embedded_texts(chunks: list[Chunk]) -> list[str]:
     """Every text `_embed` encodes for these chunks (what the embedding cache keeps)."""
-    texts = [c.search_text() for c in chunks]
-    texts += [c.sentence_text(s) for c in chunks for s in c.sentences]
-    return texts + [text for c in chunks for text in c.sentence_contexts()]
+    return [text for group in texts_to_embed(chunks) for text in group]
 
 
 def _readable_manifest(store: IndexStore) -> dict[str, Any] | None:
@@ -161,9 +166,7 @@ def _skip(report: IngestReport, plan: _Plan, source: str, previous: dict[str, An
 
 def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
     """Embed each chunk's search text and each of its sentences, alone and in context, reporting progress."""
-    texts = [c.search_text() for c in chunks]
-    sentences = [c.sentence_text(s) for c in chunks for s in c.sentences]
-    contexts = [text for c in chunks for text in c.sentence_contexts()]
+    texts, sentences, contexts = texts_to_embed(chunks)
     total, done = len(texts) + len(sentences) + len(contexts), 0
     bar = _progress_bar(total) if progress is None and total > 200 else None
     out: list[np.ndarray] = []
