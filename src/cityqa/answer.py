@@ -87,7 +87,6 @@ class Extractor:
         terms = [t for t in content_terms(question) if t not in _TYPE_WORDS]
         weights = {t: self.idf.get(t, self.unseen_idf) for t in terms}
         total = sum(weights.values()) or 1.0
-        wants = answer_type(question)
         focus = Focus.of(question)
         scored: list[Scored] = []
         for hit in hits:
@@ -106,7 +105,7 @@ class Extractor:
                 previous = present
                 meaning = max(0.0, float(meanings[i]))
                 score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
-                if wants and not _has_type(text, wants, question):
+                if focus.wants and not _has_type(text, focus.wants, focus.asked):
                     score *= TYPE_PENALTY
                 score *= focus.penalty(text, present, present | nearby, passage)
                 scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage))
@@ -213,16 +212,15 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def _has_type(text: str, wants: str, question: str) -> bool:
+def _has_type(text: str, wants: str, asked: frozenset[str]) -> bool:
     """Whether `text` holds the kind of value asked for; a name or person must be one the question does not
     already give ("Who published Lowenthal's book?" is not answered by a sentence naming only Lowenthal)."""
     if wants == "date":
         return bool(find_years(text) or find_dates(text))
     if wants == "number":
         return has_number(text)
-    asked = content_terms(question)
     spans = named_spans(text) if wants == "name" else find_person_names(text)
-    if any(not set(content_terms(span)) <= set(asked) for span in spans):
+    if any(not set(content_terms(span)) <= asked for span in spans):
         return True
     return wants == "person" and any(t not in asked for t in re.findall(_TITLES, text, re.I))
 
@@ -254,53 +252,68 @@ _HEAD_PATTERNS = (
 )
 
 
+@dataclass(frozen=True)
+class Name:
+    """A name the question mentions, as stemmed terms; a lone non-place word ('Japanese') is weak evidence."""
+
+    terms: frozenset[str]
+    weak: bool
+    place: bool
+
+    @classmethod
+    def of(cls, span: str) -> Name:
+        place = bool(find_places(span))
+        return cls(frozenset(content_terms(span)), len(span.split()) == 1 and not place, place)
+
+
 @dataclass
 class Focus:
-    """What a question is about: the names it mentions and the attribute it asks for."""
+    """What a question is about: the names it mentions, the attribute and the kind of answer it asks for."""
 
-    names: list[str]
-    head: str | None  # stemmed attribute noun(s), e.g. 'budget' or 'tourism associ'
+    names: list[Name]
+    head: frozenset[str]  # stemmed attribute noun(s), e.g. {'budget'} or {'tourism', 'associ'}
+    wants: str | None = None  # see answer_type()
+    asked: frozenset[str] = frozenset()  # the question's own terms
     wants_country: bool = False
 
     @classmethod
     def of(cls, question: str) -> Focus:
-        head = None
+        names = [Name.of(span) for span in named_spans(question)]
+        common = {"wants": answer_type(question), "asked": frozenset(content_terms(question))}
         name_of = _NAME_OF_WHAT.search(question)
         if name_of:
-            stems = [t for t in content_terms(name_of.group(1))][-2:]
-            return cls(named_spans(question), " ".join(stems) or None)
+            return cls(names, frozenset(content_terms(name_of.group(1))[-2:]), **common)
+        head: frozenset[str] = frozenset()
         for pattern in _HEAD_PATTERNS:
             match = pattern.search(question.strip())
             if match:
                 word = match.group(1).lower()
                 stems = content_terms(word)
                 if stems and word not in _GENERIC_HEADS and stems[0] not in _TYPE_WORDS and not word.endswith("ly"):
-                    head = stems[0]
+                    head = frozenset(stems[:1])
                 break
         wants_country = bool(re.search(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", question, re.I))
-        return cls(named_spans(question), head, wants_country)
+        return cls(names, head, wants_country=wants_country, **common)
 
     def penalty(self, sentence: str, own: set[str], nearby: set[str], passage: set[str]) -> float:
         """Multiply down a sentence that does not name what the question names (terms are stemmed)."""
         factor = 1.0
         for name in self.names:
-            words = set(content_terms(name))
-            if not words or words <= own:
+            if not name.terms or name.terms <= own:
                 continue
-            if len(name.split()) == 1 and not find_places(name):  # "Japanese", "Mayor": weak evidence of topic
+            if name.weak:
                 factor *= 0.95
                 continue
-            missing = _missing(words, nearby, passage)
-            factor *= MISSING_PLACE if missing == MISSING_EVERYWHERE and find_places(name) else missing
-        head = set(self.head.split()) if self.head else set()
-        if head and not head <= own:
-            factor *= _missing(head, nearby, passage)
+            missing = _missing(name.terms, nearby, passage)
+            factor *= MISSING_PLACE if missing == MISSING_EVERYWHERE and name.place else missing
+        if self.head and not self.head <= own:
+            factor *= _missing(self.head, nearby, passage)
         if self.wants_country:  # "Which countries…?" is not answered by a sentence naming none
             factor *= COUNTRY_MATCH if any(p in COUNTRIES for p in find_places(sentence)) else TYPE_PENALTY
         return factor
 
 
-def _missing(words: set[str], nearby: set[str], passage: set[str]) -> float:
+def _missing(words: frozenset[str], nearby: set[str], passage: set[str]) -> float:
     if words <= nearby:
         return MISSING_NEARBY
     return MISSING_IN_PASSAGE if words <= passage else MISSING_EVERYWHERE
