@@ -135,3 +135,16 @@ def test_orphan_vectors_from_a_crashed_run_are_removed(small: tuple[Settings, Pa
     ingest(settings)
     assert "orphan" not in _chroma_ids(settings)
     assert _chroma_ids(settings) == _node_ids(settings)
+
+
+def test_leftover_generations_of_a_killed_run_are_pruned_even_when_nothing_changed(
+    small: tuple[Settings, Path],
+) -> None:
+    settings, _ = small
+    ingest(settings)
+    (settings.index_dir / "gen-000099.tmp").mkdir()  # what a run killed while writing its node store leaves
+    (settings.index_dir / "gen-000100").mkdir()  # … or killed after writing it, before the manifest switched
+    report = ingest(settings)
+    assert report.nothing_to_do
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert [p.name for p in settings.index_dir.glob("gen-*")] == [manifest["generation_dir"]]

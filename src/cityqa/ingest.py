@@ -53,6 +53,7 @@ def ingest(
         embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
         embedder.use_index(store.dir, settings.embed_backend, export=True, cache_dir=_cache_dir(settings, store))
         if manifest is not None and not rebuild and report.nothing_to_do:
+            store.prune_generations(keep=manifest["generation_dir"])  # leftovers of a run killed mid-write
             embedder.cache = None
             report.seconds = time.perf_counter() - started
             return report
