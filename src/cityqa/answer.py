@@ -56,7 +56,6 @@ class Extractor:
     def __init__(self, nodes: NodeStore, settings: Settings) -> None:
         self.nodes = nodes
         self.settings = settings
-        self._terms: dict[int, set[str]] = {}
         df: Counter[str] = Counter()
         for chunk in nodes.chunks:
             df.update(set(content_terms(chunk.search_text())))
