@@ -8,6 +8,12 @@ the same paragraph pool; see gen_corpus.py). "ingest_s" is the full build with t
 larger sizes mostly measure chunking, Chroma, BM25 and the node store, not the model; "embedded_texts" says how
 many texts were really encoded. Serving is measured in a fresh process (benchmarks/serve_probe.py): load times,
 resident memory after answering all gold questions, latency p50/p95 and hit@1 of the real report's questions.
+
+"bm25_build_s" is a from-scratch BM25 build of all chunks (every chunk tokenized), what each ingest paid before
+BM25 was carried over between generations; "load_bm25_mmap_s" loads the same index with `mmap=True` (the corpus
+read lazily). Then one file is changed and ingested incrementally (benchmarks/incremental.py): "incr_s" in total,
+"incr_bm25_s" and "incr_doc_freq_s" for the BM25 index and the answerer's document frequencies, and
+"incr_bm25_tokenized" the chunks that went through the tokenizer.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,10 +42,11 @@ def du_mib(path: Path, skip: tuple[str, ...] = ()) -> float:
 
 def run_size(size: int, pool: int) -> dict[str, object]:
     from gen_corpus import generate
+    from incremental import measure
 
     from cityqa import Assistant, Settings
     from cityqa.embeddings import Embedder
-    from cityqa.store import _write_bm25
+    from cityqa.store import write_bm25
 
     folder = WORK / f"pool-{pool}"
     corpus = generate(folder / f"corpus-{size}", size, pool_size=pool)
@@ -59,9 +67,12 @@ def run_size(size: int, pool: int) -> dict[str, object]:
     report = assistant.ingest(rebuild=True)
     ingest_s = time.perf_counter() - t0
     nodes = assistant.store.load_nodes(assistant.store.require_manifest())
+    probe_dir = folder / f"bm25-probe-{size}"
+    shutil.rmtree(probe_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    _write_bm25(folder / f"bm25-probe-{size}", list(nodes.chunks))
+    write_bm25(probe_dir, list(nodes.chunks))
     bm25_build_s = time.perf_counter() - t0
+    load_bm25_mmap_s = _load_bm25_seconds(probe_dir, mmap=True)
     chunks = len(nodes.chunks)
     del nodes, assistant
     env = dict(os.environ, CITYQA_EMBED_CACHE_DIR=str(WORK / "embed-cache"))
@@ -70,13 +81,28 @@ def run_size(size: int, pool: int) -> dict[str, object]:
         capture_output=True, text=True, env=env, check=True,
     )
     served = json.loads(probe.stdout.strip().splitlines()[-1])
+    incr = measure(index, corpus, WORK / "embed-cache")
     return {
         "size": size, "chunks": chunks, "ingest_s": round(ingest_s, 1), "embedded_texts": counted["n"],
         "chunks_written": report.chunks_written, "bm25_build_s": round(bm25_build_s, 1),
         "bm25_share_of_ingest": round(bm25_build_s / ingest_s, 3),
         "index_mib": round(du_mib(index, skip=("encoder",)), 1), "encoder_mib": round(du_mib(index / "encoder"), 1),
-        **served,
+        **served, "load_bm25_mmap_s": round(load_bm25_mmap_s, 3),
+        "incr_s": incr["seconds"], "incr_bm25_s": incr.get("bm25_s"), "incr_doc_freq_s": incr.get("doc_freq_s"),
+        "incr_bm25_tokenized": incr.get("bm25_tokenized"), "incr_phases": incr,
     }
+
+
+def _load_bm25_seconds(path: Path, **kwargs: object) -> float:
+    import contextlib
+    import io
+
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    t0 = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):
+        BM25Retriever.from_persist_dir(str(path), **kwargs)
+    return time.perf_counter() - t0
 
 
 def plot(rows: list[dict[str, object]], path: Path) -> None:

@@ -15,7 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from cityqa import Assistant
+from cityqa import evaluate as ev
 from cityqa.ui import build_app, launch_options
+from conftest import GOLD
 
 pytestmark = pytest.mark.browser
 
@@ -28,8 +30,17 @@ SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s a
 
 
 @pytest.fixture(scope="module")
-def server(assistant: Assistant) -> Iterator[str]:
-    app = build_app(assistant)
+def eval_report(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A real report (cityqa on 4 gold questions) in a folder of its own, for the Evaluation tab."""
+    folder = tmp_path_factory.mktemp("eval-out")
+    report = ev.evaluate(assistant, GOLD / "questions.jsonl", systems=["cityqa"], limit=4)
+    ev.write_report(report, folder)
+    return folder, report
+
+
+@pytest.fixture(scope="module")
+def server(assistant: Assistant, eval_report: tuple[Path, dict[str, Any]]) -> Iterator[str]:
+    app = build_app(assistant, eval_report[0])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -81,3 +92,12 @@ def test_typed_markup_stays_text(page: Page) -> None:
     flag: Any = page.evaluate("window.cqPwned")
     assert flag is None
     assert page.locator("#cq-chat img[src='x']").count() == 0
+
+
+def test_evaluation_tab_shows_table_and_chart(page: Page, eval_report: tuple[Path, dict[str, Any]]) -> None:
+    hit1 = ev.fmt(eval_report[1]["systems"]["cityqa"]["overall"]["hit@1"])
+    page.get_by_role("tab", name="Evaluation").click()
+    row = page.locator("#cq-eval table tr").filter(has=page.get_by_role("cell", name="hit@1", exact=True))
+    expect(row).to_contain_text(hit1)
+    expect(page.locator("#cq-eval-chart img")).to_be_visible()
+    page.get_by_role("tab", name="Ask").click()

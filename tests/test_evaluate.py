@@ -168,7 +168,7 @@ def test_claim_metrics() -> None:
 
 def _stub_assistant(tmp_path: Path, check: Any = None) -> Any:
     settings = SimpleNamespace(corpus_dir=tmp_path, embed_model="stub")
-    stub = SimpleNamespace(settings=settings, index_dir=tmp_path / "index")
+    stub = SimpleNamespace(settings=settings, index_dir=tmp_path / "index", fingerprint="0123456789abcdef")
     if check is not None:
         stub.check = check
     return stub

@@ -62,6 +62,7 @@ def in_text(needle: str, haystack: str) -> bool:
 
 
 QUESTIONS = load("questions.jsonl")
+HELDOUT = load("heldout.jsonl")  # written apart from the answerer's rules; scored, never tuned on (README)
 CLAIMS = load("claims.jsonl")
 
 
@@ -78,7 +79,7 @@ def check_evidence(evidence: list[Record]) -> None:
         assert not ENDNOTE.search(text), f"endnote digits at end: {text!r}"
 
 
-@pytest.mark.parametrize(("records", "prefix"), [(QUESTIONS, "q"), (CLAIMS, "c")])
+@pytest.mark.parametrize(("records", "prefix"), [(QUESTIONS, "q"), (HELDOUT, "h"), (CLAIMS, "c")])
 def test_ids_unique_and_sequential(records: list[Record], prefix: str) -> None:
     ids = [r["id"] for r in records]
     assert ids == [f"{prefix}{i:03d}" for i in range(1, len(ids) + 1)]
@@ -92,7 +93,7 @@ def test_question_counts() -> None:
     assert tags["number"] + tags["date"] >= MIN_NUMBER_OR_DATE
 
 
-@pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q["id"])
+@pytest.mark.parametrize("q", QUESTIONS + HELDOUT, ids=lambda q: q["id"])
 def test_question(q: Record) -> None:
     required = {"id", "question", "short_answers", "evidence", "answerable", "tags"}
     assert required <= set(q)

@@ -5,14 +5,27 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from cityqa import Assistant, IndexLockedError, IndexMismatchError, IndexNotFoundError, Settings
+import cityqa.ingest as ingest_module
+import cityqa.store as store_module
+from cityqa import (
+    Assistant,
+    CorpusError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    Settings,
+)
+from cityqa.answer import document_frequencies
 from cityqa.embeddings import Embedder
 from cityqa.ingest import ingest
-from cityqa.store import IndexStore
+from cityqa.store import FORMAT_VERSION, IndexStore, NodeStore, to_text_node
+from cityqa.types import Chunk, Sentence
 from conftest import FIXTURE_CORPUS
 
 NOTES = next(FIXTURE_CORPUS.glob("*.md"))
@@ -89,6 +102,23 @@ def test_unreadable_files_are_skipped_with_reasons_and_the_rest_indexed(small: t
     assert "skipped empty.txt: file is empty" in report.summary()
 
 
+def test_a_corpus_with_nothing_readable_is_refused_and_the_index_kept(small: tuple[Settings, Path]) -> None:
+    settings, corpus = small
+    for path in corpus.iterdir():
+        path.unlink()
+    (corpus / "blob.pdf").write_bytes(b"not a pdf")
+    with pytest.raises(CorpusError, match="Nothing to index") as refused:
+        ingest(settings)
+    assert "skipped blob.pdf" in str(refused.value) and refused.value.exit_code == 7
+    assert not (settings.index_dir / "manifest.json").exists()
+    (corpus / "memo.txt").write_text("Port Alder opened a trade office in 2001.\n")
+    ingest(settings)
+    (corpus / "memo.txt").unlink()
+    with pytest.raises(CorpusError, match="left as it was"):
+        ingest(settings)
+    assert "2001" in Assistant.open(settings=settings).ask("When did Port Alder open a trade office?").answer
+
+
 def test_a_file_that_breaks_keeps_its_previous_version(small: tuple[Settings, Path]) -> None:
     settings, corpus = small
     ingest(settings)
@@ -148,3 +178,174 @@ def test_leftover_generations_of_a_killed_run_are_pruned_even_when_nothing_chang
     assert report.nothing_to_do
     manifest = json.loads((settings.index_dir / "manifest.json").read_text())
     assert [p.name for p in settings.index_dir.glob("gen-*")] == [manifest["generation_dir"]]
+
+
+# ------------------------------------------------------------------ derived indexes: doc frequencies and BM25
+
+QUERIES = ["sister city Okiyama", "When did Port Alder open a trade office?", "mayor budget 2003 ferry",
+           "interview notes Riverbend", "zzzz unknownword"]
+
+
+def _bm25_results(retriever: Any, n_chunks: int) -> list[list[tuple[str, float]]]:
+    from llama_index.core.schema import QueryBundle
+
+    retriever.similarity_top_k = min(20, n_chunks)
+    return [[(r.node.node_id, r.score) for r in retriever.retrieve(QueryBundle(q))] for q in QUERIES]
+
+
+def _assert_derived_indexes_exact(settings: Settings, tmp_path: Path) -> None:
+    """doc_freq.json and the BM25 index equal what a from-scratch computation over the generation's chunks gives:
+    the same frequencies, the same BM25 hits and scores, byte-identical node list and chunks.jsonl."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    store = IndexStore(settings.index_dir, settings)
+    manifest = store.require_manifest()
+    nodes = store.load_nodes(manifest)
+    assert manifest["format"] == FORMAT_VERSION
+    assert nodes.doc_freq == document_frequencies(nodes.chunks)
+    reference = BM25Retriever.from_defaults(
+        nodes=[to_text_node(c) for c in nodes.chunks], similarity_top_k=min(10, len(nodes.chunks)), language="english"
+    )
+    scratch = tmp_path / f"reference-{manifest['generation']}"
+    reference.persist(str(scratch))
+    loaded = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)))
+    assert _bm25_results(loaded, len(nodes.chunks)) == _bm25_results(reference, len(nodes.chunks))
+    bm25_dir = store.bm25_dir(manifest)
+    for name in ("corpus.jsonl", "corpus.mmindex.json", "retriever.json"):
+        assert (bm25_dir / name).read_bytes() == (scratch / name).read_bytes(), name
+    chunk_lines = (bm25_dir.parent / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert chunk_lines == [json.dumps(c.to_dict(), ensure_ascii=False) for c in nodes.chunks]
+
+
+def test_doc_freq_and_bm25_are_carried_over_exactly_and_only_new_chunks_are_tokenized(
+    small: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    settings, corpus = small
+    first = ingest(settings)
+    assert store_module.last_write.tokenized == store_module.last_write.chunks == first.chunks_written
+    _assert_derived_indexes_exact(settings, tmp_path)
+
+    steps = [
+        lambda: (corpus / "extra.txt").write_text("Riverbend signed a sister city memorandum with Okiyama.\n"),
+        lambda: (corpus / "memo.txt").write_text("Port Alder opened a trade office in 2003.\n\nThe mayor came.\n"),
+        lambda: (corpus / "extra.txt").unlink(),
+    ]
+    for step in steps:
+        before = IndexStore(settings.index_dir, settings)
+        old_count = len(before.load_nodes(before.require_manifest()).chunks)
+        step()
+        report = ingest(settings)
+        stats = store_module.last_write
+        assert stats.tokenized == report.chunks_written  # the carried chunks' tokens were reused
+        dropped = old_count - (stats.chunks - report.chunks_written)
+        assert stats.counted == report.chunks_written + dropped < stats.chunks
+        _assert_derived_indexes_exact(settings, tmp_path)
+
+
+def test_rebuild_derives_everything_from_scratch(small: tuple[Settings, Path], tmp_path: Path) -> None:
+    settings, _ = small
+    ingest(settings)
+    report = ingest(settings, rebuild=True)
+    stats = store_module.last_write
+    assert stats.tokenized == stats.counted == stats.chunks == report.chunks_written
+    _assert_derived_indexes_exact(settings, tmp_path)
+
+
+def _downgrade_to_format_2(settings: Settings) -> None:
+    """What an index written before doc frequencies and BM25 tokens were stored looks like."""
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    gen_dir = settings.index_dir / manifest["generation_dir"]
+    for name in ("doc_freq.json", "bm25/tokens.ids.npy", "bm25/tokens.offsets.npy"):
+        (gen_dir / name).unlink()
+    (settings.index_dir / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+
+
+def test_a_format_2_index_is_served_and_upgraded_by_the_next_ingest_without_reembedding(
+    small: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    settings, _ = small
+    ingest(settings)
+    question = "When did Port Alder open a trade office?"
+    expected = Assistant.open(settings=settings).ask(question).answer
+    _downgrade_to_format_2(settings)
+    store = IndexStore(settings.index_dir, settings)
+    assert store.load_nodes(store.require_manifest()).doc_freq is None  # the answerer recounts at load
+    assert Assistant.open(settings=settings).ask(question).answer == expected
+
+    embedder = CountingEmbedder()
+    report = ingest(settings, embedder=embedder)  # nothing changed, but the index is upgraded
+    assert report.nothing_to_do and embedder.texts == 0
+    assert store_module.last_write.tokenized == store_module.last_write.chunks  # no stored tokens to start from
+    _assert_derived_indexes_exact(settings, tmp_path)
+    assert Assistant.open(settings=settings).ask(question).answer == expected
+    assert ingest(settings, embedder=embedder).nothing_to_do and len(list(settings.index_dir.glob("gen-*"))) == 1
+
+
+def test_an_index_of_an_unknown_format_asks_for_a_rebuild(small: tuple[Settings, Path]) -> None:
+    settings, _ = small
+    ingest(settings)
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    (settings.index_dir / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    with pytest.raises(IndexCorruptError, match=r"index format 1 .*cityqa ingest --rebuild"):
+        Assistant.open(settings=settings).ask("When did Port Alder open a trade office?")
+    with pytest.raises(IndexCorruptError):
+        ingest(settings)
+    assert ingest(settings, rebuild=True).chunks_written > 0
+    assert json.loads((settings.index_dir / "manifest.json").read_text())["format"] == FORMAT_VERSION
+
+
+def _chunk(source: str, k: int, sentences: int) -> Chunk:
+    return Chunk(id=f"{source}-{k}", source=source, section=(), start=100 * k, end=100 * k + 50, text="x" * 50,
+                 sentences=tuple(Sentence(100 * k + i, 100 * k + i + 1) for i in range(sentences)))
+
+
+def test_merge_gathers_sentence_vectors_as_chunk_by_chunk_concatenation_did() -> None:
+    rng = np.random.default_rng(3)
+    old_chunks = [_chunk(s, k, int(rng.integers(0, 4))) for s in ("a", "c", "e") for k in range(5)]
+    old_vectors = rng.normal(size=(sum(len(c.sentences) for c in old_chunks), 2, 8)).astype(np.float16)
+    old = NodeStore(old_chunks, old_vectors)
+    new_chunks = [_chunk(s, k, int(rng.integers(0, 4))) for s in ("d", "b") for k in range(3)]
+    new_vectors = rng.normal(size=(sum(len(c.sentences) for c in new_chunks), 2, 8)).astype(np.float32)
+    plan = ingest_module._Plan(keep={"a": {}, "e": {}}, fresh={}, entries={})
+
+    nodes, rows = ingest_module._merge(old, plan, new_chunks, new_vectors)
+
+    kept = [(i, c) for i, c in enumerate(old.chunks) if c.source in plan.keep]  # the former implementation
+    chunks = [c for _, c in kept] + new_chunks
+    parts = [np.asarray(old.sentence_rows(i), dtype=np.float32) for i, _ in kept] + [new_vectors]
+    vectors = np.concatenate([p for p in parts if len(p)])
+    order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+    starts = np.cumsum([0] + [len(c.sentences) for c in chunks])
+    expected = np.concatenate([vectors[starts[i] : starts[i + 1]] for i in order])
+    assert [c.id for c in nodes.chunks] == [chunks[i].id for i in order]
+    assert np.array_equal(nodes.sentence_vectors, expected.astype(np.float16))
+    assert rows == [old.by_id[c.id] if c.source in plan.keep else -1 for c in nodes.chunks]
+
+
+def test_bm25_score_matrix_is_bit_identical_to_bm25s_own_indexing() -> None:
+    """store computes bm25s's "lucene" score matrix with numpy; it must equal what bm25s.BM25.index builds."""
+    import itertools
+
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    rng = np.random.default_rng(11)
+    lengths = rng.integers(0, 40, size=300)
+    lengths[[0, 7]] = 0  # chunks with no terms left after stopwords
+    ids = (rng.zipf(1.3, size=int(lengths.sum())) % 500).astype(np.int64)
+    used = np.unique(ids)  # a compact vocabulary, as store keeps it
+    ids = np.searchsorted(used, ids)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    tokens = store_module._Tokens([f"t{i}" for i in range(len(used))], ids.astype(np.int32), offsets)
+
+    ours = store_module._bm25_index(tokens)
+    flat = ids.tolist()
+    theirs = bm25s.BM25()
+    docs = [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
+    theirs.index(Tokenized(ids=docs, vocab=dict(zip(tokens.vocab, range(len(used)), strict=True))), show_progress=False)
+    for key in ("data", "indices", "indptr"):
+        assert ours.scores[key].dtype == theirs.scores[key].dtype
+        assert ours.scores[key].tobytes() == theirs.scores[key].tobytes(), key
+    assert ours.scores["num_docs"] == theirs.scores["num_docs"]
+    assert list(ours.vocab_dict.items()) == list(theirs.vocab_dict.items())
+    assert ours.nonoccurrence_array is None and theirs.nonoccurrence_array is None

@@ -4,6 +4,7 @@ server's defences (file route, login)."""
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 from gradio_client import Client
+from PIL import Image
 
 from cityqa import Answer, Assistant, Citation, SearchFilters, Settings
+from cityqa import evaluate as ev
 from cityqa.briefing import Exchange, briefing_markdown
 from cityqa.ui import (
     _Handlers,
@@ -29,6 +32,7 @@ from cityqa.ui import (
     render_answer_markdown,
     render_source_html,
 )
+from conftest import GOLD, load_jsonl
 
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
 LA_DEPUTY = "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?"
@@ -42,9 +46,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(assistant: Assistant, **overrides: Any) -> tuple[Any, str]:
+def launch(assistant: Assistant, eval_dir: Path = ev.DEFAULT_OUT, **overrides: Any) -> tuple[Any, str]:
     """Launch the app the way `serve` does (hardened options), on a free local port."""
-    app = build_app(assistant)
+    app = build_app(assistant, eval_dir)
     options = {**launch_options(assistant.settings), "auth": None, **overrides}
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **options)
@@ -266,6 +270,148 @@ def test_fact_check_tab_follows_the_hook(client: Client, assistant: Assistant) -
         claim = "San José's relationship with Okiyama, Japan, is the third-oldest linkage in the United States."
         table = client.predict(claim, api_name="/check")
         assert table["data"] and all(row[1] in {"supported", "contradicted", "not_found"} for row in table["data"])
+
+
+# ------------------------------------------------------------------ the Evaluation tab
+
+HOSTILE_ID = "<img src=x onerror=alert(1)> *q999*"
+HOSTILE_TAG = "<b>tag</b>|pipe"
+
+
+@pytest.fixture(scope="module")
+def eval_reports(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Real evaluations: cityqa and bm25 on 6 gold questions plus one whose gold answer no document gives (so it
+    fails; its id and tag are markup), and the fact-checker on two gold claims of each label."""
+    folder = tmp_path_factory.mktemp("gold")
+    questions = load_jsonl(GOLD / "questions.jsonl")[:6]
+    bad = {**questions[0], "id": HOSTILE_ID, "short_answers": ["Atlantis"], "tags": [HOSTILE_TAG]}
+    claims = load_jsonl(GOLD / "claims.jsonl")
+    picked = [c for label in ev.LABELS for c in [c for c in claims if c["label"] == label][:2]]
+    for name, items in [("questions.jsonl", [*questions, bad]), ("claims.jsonl", picked)]:
+        (folder / name).write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return {
+        "questions": ev.evaluate(assistant, folder / "questions.jsonl", systems=["cityqa", "bm25"]),
+        "claims": ev.evaluate_claims(assistant, folder / "claims.jsonl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eval-out")
+
+
+@pytest.fixture(scope="module")
+def eval_client(assistant: Assistant, eval_dir: Path) -> Iterator[Client]:
+    app, url = launch(assistant, eval_dir)
+    yield Client(url, verbose=False)
+    app.close()
+
+
+def reports_in(folder: Path, *reports: dict[str, Any]) -> None:
+    """Make `folder` hold exactly these reports (as `cityqa eval --out folder` writes them)."""
+    for path in folder.iterdir():
+        path.unlink()
+    for report in reports:
+        ev.write_report(report, folder)
+
+
+def evaluation(client: Client) -> tuple[str, str | None, str, str | None]:
+    """Press Refresh: the two reports' Markdown and the local paths of their charts (None when hidden)."""
+    questions, chart, claims, claims_chart = client.predict(api_name="/evaluation")
+    return questions, _image(chart), claims, _image(claims_chart)
+
+
+def _image(update: Any) -> str | None:
+    if isinstance(update, dict) and update.get("__type__") == "update":
+        if not update.get("visible", True):
+            return None
+        update = update.get("value")
+    return update.get("path") if isinstance(update, dict) else update
+
+
+def test_evaluation_tab_shows_the_measured_report(
+    eval_client: Client, eval_dir: Path, eval_reports: dict[str, dict[str, Any]]
+) -> None:
+    report = eval_reports["questions"]
+    reports_in(eval_dir, report)
+    text, chart, _, _ = evaluation(eval_client)
+    cityqa, bm25 = (report["systems"][name]["overall"] for name in ("cityqa", "bm25"))
+    assert "| metric | cityqa | bm25 |" in text
+    for metric in ev.HEADLINE:  # every headline number, formatted as `cityqa eval` prints it
+        assert f"| {escape_md(metric)} | {ev.fmt(cityqa[metric], metric)} | {ev.fmt(bm25[metric], metric)} |" in text
+    lookup = report["systems"]["cityqa"]["by_tag"]["lookup"]
+    assert f"| lookup | {lookup['n']} | {ev.fmt(lookup['hit@5'])} | {ev.fmt(lookup['mrr'])} |" in text
+    assert "7 gold questions, 2 system(s)" in text and escape_md(report["gold"]) in text
+    assert escape_md(report["created"].replace("T", " ")) in text and "all\\-MiniLM" in text
+    failed = [f["id"] for f in report["systems"]["cityqa"]["failures"]]
+    assert HOSTILE_ID in failed and f"failed questions ({len(failed)})" in text
+    assert f"**{escape_md(HOSTILE_ID)}**: short answer missing" in text  # the id, escaped, with its reason
+    assert "<img" not in text and "<b>" not in text and escape_md(HOSTILE_TAG) in text
+    assert "out of date" not in text  # made from the index the app serves
+    assert chart is not None
+    with Image.open(chart) as shown, Image.open(eval_dir / "report.png") as written:
+        assert shown.size == written.size and shown.format == "PNG"
+
+
+def test_evaluation_tab_shows_the_claims_report(
+    eval_client: Client, eval_dir: Path, eval_reports: dict[str, dict[str, Any]]
+) -> None:
+    report = eval_reports["claims"]
+    reports_in(eval_dir, report)
+    questions, chart, text, claims_chart = evaluation(eval_client)
+    assert "No evaluation report yet" in questions and chart is None  # only the claims were evaluated
+    overall = report["overall"]
+    assert "6 gold claims" in text and f"| accuracy | {ev.fmt(overall['accuracy'])} |" in text
+    for gold in ev.LABELS:  # the confusion matrix, row by row
+        counts = " | ".join(str(overall["confusion"][gold][p]) for p in ev.LABELS)
+        assert f"| {escape_md(gold)} | {counts} |" in text
+    assert f"Wrong verdicts ({len(report['failures'])})" in text
+    assert claims_chart is not None
+    with Image.open(claims_chart) as shown, Image.open(eval_dir / "claims-report.png") as written:
+        assert shown.size == written.size
+
+
+def test_evaluation_tab_without_reports_says_how_to_make_them(eval_client: Client, eval_dir: Path) -> None:
+    reports_in(eval_dir)
+    questions, chart, claims, claims_chart = evaluation(eval_client)
+    assert "No evaluation report yet" in questions and f"`cityqa eval --out {eval_dir}`" in questions
+    assert "No fact-check report yet" in claims and f"`cityqa eval --claims --out {eval_dir}`" in claims
+    assert chart is None and claims_chart is None
+
+
+def test_evaluation_tab_reports_unreadable_files(
+    eval_client: Client, eval_dir: Path, eval_reports: dict[str, dict[str, Any]]
+) -> None:
+    reports_in(eval_dir, eval_reports["questions"], eval_reports["claims"])
+    (eval_dir / "report.json").write_text('{"kind": "questions", "systems": {', encoding="utf-8")  # cut short
+    (eval_dir / "claims-report.json").write_text('{"kind": "claims", "n_claims": 3}', encoding="utf-8")
+    questions, chart, claims, claims_chart = evaluation(eval_client)
+    assert "could not be read" in questions and "not a readable JSON file" in questions
+    assert f"`cityqa eval --out {eval_dir}`" in questions and "Traceback" not in questions
+    assert "is not a cityqa claims report" in claims and "no field 'overall'" in claims
+    assert chart is None and claims_chart is None  # a chart is never shown without its report
+
+
+def test_evaluation_notes_a_report_older_than_the_index(
+    assistant: Assistant, tmp_path: Path, eval_reports: dict[str, dict[str, Any]]
+) -> None:
+    old = {**eval_reports["questions"], "created": "2000-01-01T00:00:00+00:00", "embed_model": "other-model"}
+    ev.write_report(old, tmp_path)
+    text, chart = _Handlers(assistant, tmp_path).report_view("questions")
+    assert "may be out of date" in text and "index was updated" in text and "other\\-model" in text
+    assert "| metric | cityqa | bm25 |" in text and chart.visible
+
+
+def test_evaluation_files_are_not_served(
+    eval_client: Client, eval_dir: Path, eval_reports: dict[str, dict[str, Any]]
+) -> None:
+    reports_in(eval_dir, eval_reports["questions"])
+    _, chart, _, _ = evaluation(eval_client)
+    assert chart is not None
+    base = eval_client.src
+    for name in ("report.json", "report.png", "report.md"):
+        status, _ = raw_get(base, f"/gradio_api/file={eval_dir / name}")
+        assert status in {403, 404}, (name, status)
 
 
 # ------------------------------------------------------------------ defences

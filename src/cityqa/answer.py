@@ -1,11 +1,13 @@
-"""The extractive answerer: quote the sentences that best answer the question, each with its citation.
+"""The extractive answerer: quote the sentence that best answers the question, with its citation.
 
 Each sentence of the retrieved passages is scored against the question by meaning (cosine of precomputed
 sentence vectors) and by words (share of the question's idf-weighted content terms it contains, counting its
 section heading and interview fields), adjusted for the kind of answer the question asks for (a date for
-"when", a number for "how many", a name for "who"). The best sentences above the abstention threshold are the
-answer, verbatim; below it the assistant says the documents do not contain the answer and lists the closest
-passages instead.
+"when", a number counting the thing asked for "how many", a name for "who", a city for "which city"). The best
+sentence above the abstention threshold is the answer, verbatim (with the sentence before it when it leans on
+it, and the rest of a glossary entry the question names); below it the assistant says the documents do not
+contain the answer and lists the closest passages instead. The passages themselves are reordered by their best
+sentence (`rerank`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .entities import COUNTRIES, find_dates, find_person_names, find_places, find_years, has_number, named_spans
+from .entities import (
+    COUNTRIES,
+    NUMBER_WORDS,
+    find_dates,
+    find_person_names,
+    find_places,
+    find_years,
+    has_number,
+    named_spans,
+    strip_years,
+)
 from .retrieve import Hit
 from .settings import Settings
 from .store import NodeStore
@@ -26,8 +39,10 @@ from .types import Answer, Chunk, Citation, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
 W_MEANING, W_WORDS = 0.55, 0.45
+COUNT_OF_OTHER = 0.5  # "how many staff…?" answered by a sentence whose numbers count something else
 TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
-COUNTRY_MATCH = 1.1  # a sentence naming countries, for "which countries…?": the list asked for is evidence
+DEFINITION_MATCH = 1.2  # the glossary entry of a term the question names
+PLACE_MATCH = 1.1  # a sentence naming countries (cities) for "which countries (cities)…?" names what is asked
 # A question names things (places, people, organisations) and asks for one attribute of them ("the *budget* of
 # X", "how many *consulates*"). A sentence that names neither is about something else, however similar it
 # sounds: that is what separates "Who is the mayor of San José?" (answered) from "Who is the mayor of Oakland?"
@@ -48,6 +63,7 @@ class Scored:
     score: float
     meaning: float
     coverage: float
+    entry: bool = False  # part of the glossary entry of a term the question names (Focus.defines)
 
 
 class Extractor:
@@ -56,9 +72,7 @@ class Extractor:
     def __init__(self, nodes: NodeStore, settings: Settings) -> None:
         self.nodes = nodes
         self.settings = settings
-        df: Counter[str] = Counter()
-        for chunk in nodes.chunks:
-            df.update(set(content_terms(chunk.search_text())))
+        df = nodes.doc_freq if nodes.doc_freq is not None else document_frequencies(nodes.chunks)
         n = max(1, len(nodes.chunks))
         self.idf = {term: math.log(1 + n / count) for term, count in df.items()}
         # A question word the documents never use cannot tell their sentences apart; it still counts against
@@ -94,40 +108,64 @@ class Extractor:
             context = set(content_terms(" ".join(hit.chunk.section) + " " + " ".join(hit.chunk.metadata.values())))
             passage = set(content_terms(hit.chunk.search_text()))
             row0 = self.nodes.offsets[hit.index]
-            previous: set[str] = set()
+            entry = DEFINITION_MATCH if focus.defines(hit.chunk.text) else 1.0
+            previous, previous_text = set(), ""
             for i, sentence in enumerate(hit.chunk.sentences):
-                text = hit.chunk.sentence_text(sentence)
-                present = set(content_terms(text))
+                own_text = hit.chunk.sentence_text(sentence)
+                own = set(content_terms(own_text))
+                # "It is a midsized city…" is quoted with the sentence before it (quote_span), so it is scored
+                # on that whole quote: "Fresno" counts as present.
+                anaphoric = bool(i and _ANAPHORA.match(own_text))
+                text = f"{previous_text} {own_text}" if anaphoric else own_text
+                present = own | previous if anaphoric else own
                 nearby = context | previous  # the heading, interview fields and the sentence before
                 coverage = sum(w for t, w in weights.items() if t in present) / total
                 coverage += 0.5 * sum(w for t, w in weights.items() if t in nearby and t not in present) / total
-                previous = present
+                previous, previous_text = own, own_text
                 meaning = max(0.0, float(meanings[i]))
                 score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
-                if focus.wants and not _has_type(text, focus.wants, focus.asked):
+                if focus.wants and not _has_type(own_text, focus.wants, focus.asked):  # the answer, not its antecedent
                     score *= TYPE_PENALTY
-                score *= focus.penalty(text, present, present | nearby, passage)
-                scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage))
+                elif focus.wants == "number" and focus.head and not _counts(own_text, focus.head):
+                    score *= COUNT_OF_OTHER
+                score *= entry * focus.penalty(text, present, present | nearby, passage)
+                scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage, entry > 1))
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
 
+    def rerank(self, hits: list[Hit], ranked: list[Scored]) -> list[Hit]:
+        """The passages in the order of their best sentence's score, which is the order the answer cites and
+        lists them (ties keep the retriever's order). On the gold set this lifts hit@1 from 0.921 (fusion order)
+        to 0.961: the fused scores know which passage is about the question, the sentence scores which one
+        answers it."""
+        best: dict[int, float] = {}
+        for s in ranked:
+            best.setdefault(s.hit.index, s.score)
+        order = sorted(hits, key=lambda h: (-best.get(h.index, 0.0), h.rank))
+        return [Hit(h.chunk, h.index, h.score, rank) for rank, h in enumerate(order)]
+
     def _select(self, ranked: list[Scored]) -> list[Scored]:
-        """The best sentences within 80% of the best score, without repeats. A lower-ranked sentence whose quote
-        takes in a chosen one ("It is a midsized city…" quoted with the "Fresno…" sentence before it) replaces
-        it: same passage, more of the answer."""
-        best = ranked[0].score
-        floor = max(self.settings.abstain_threshold, 0.8 * best)
-        chosen: list[Scored] = []
-        for cand in ranked:
-            if cand.score < self.settings.abstain_threshold:
+        """The best sentence; more only from the glossary entry the question asks about ("What counts as a
+        City-Led Mission Abroad?" takes the definition and its examples). Second-best sentences elsewhere were
+        measured on the gold set: 4 in 29 held the evidence, so they are offered as related passages instead.
+        A lower-ranked sentence whose quote takes in a chosen one ("It is a midsized city…" quoted with the
+        "Fresno…" sentence before it) replaces it: same passage, more of the answer."""
+        best = ranked[0]
+        floor = max(self.settings.abstain_threshold, 0.8 * best.score)
+        chosen = [best]
+        for cand in ranked[1:]:
+            if cand.score < 0.8 * best.score:
                 break
             span = _quote_key(cand)
             wider = [i for i, c in enumerate(chosen) if _contains(span, _quote_key(c)) and span != _quote_key(c)]
             if wider:
-                chosen[wider[0]] = Scored(cand.hit, cand.sentence, cand.row, chosen[wider[0]].score, cand.meaning,
-                                          cand.coverage)
+                kept = chosen[wider[0]]
+                chosen[wider[0]] = Scored(cand.hit, cand.sentence, cand.row, kept.score, cand.meaning, cand.coverage,
+                                          kept.entry)
                 continue
-            if cand.score < floor or len(chosen) >= self.settings.max_answer_sentences:
+            if not (cand.entry and cand.hit.index == best.hit.index) or cand.score < floor:
+                continue
+            if len(chosen) >= self.settings.max_answer_sentences:
                 continue
             if any(_overlaps(span, _quote_key(c)) or self._near_duplicate(cand, c) for c in chosen):
                 continue
@@ -153,7 +191,23 @@ class Extractor:
         return related
 
 
-_ANAPHORA = re.compile(r"^[(“\"]?(it|its|this|these|they|their|those|he|she|his|her|such)\b", re.I)
+def document_frequencies(chunks: Iterable[Chunk]) -> Counter[str]:
+    """In how many chunks each content term occurs (the answerer's idf). Computed once at ingest and stored
+    with the generation; recomputed here only for node stores that do not carry it."""
+    df: Counter[str] = Counter()
+    for chunk in chunks:
+        df.update(set(content_terms(chunk.search_text())))
+    return df
+
+
+# A sentence that leans on the one before: it opens with a pronoun, "the city", or "given this", possibly after a
+# short time phrase ("In the 1950s, the city was a leader…").
+_ANAPHORA = re.compile(
+    r"^[(“\"]?(?:(?:in|by|since|during|after|before|at)\s[^,]{1,40},\s+)?"
+    r"(it|its|this|these|they|their|those|he|she|his|her|such|the city(?! of\b)"
+    r"|(?:given|despite|because of) (?:this|these|that))\b",
+    re.I,
+)
 
 
 def quote_span(chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
@@ -193,19 +247,35 @@ def _contains(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
 
 
 _WHEN = re.compile(r"^\s*(when\b|(in )?what (year|date|month|decade)\b|since when\b)", re.I)
+_LABEL = re.compile(r"^\s*([^:.;]{3,80}):\s")
+_WANTS_COUNTRY = re.compile(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", re.I)
+# "Which city lacks…", "which city's council…", but not "which city networks…" (the networks are asked for)
+_WANTS_CITY = re.compile(
+    r"\b(which|what)\s+(?:[\w-]+\s+)?cit(y|ies)\b(?!\s+(networks?|relationships?|partnerships?|programs?|links?|diplomacy)\b)",
+    re.I,
+)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was|are|were)\s+the\s+names?\s+of\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how much|what number|number of|how long|what percentage)\b", re.I)
+_ROLES = (
+    r"mayor|director|manager|council|officer|commissioner|supervisors|minister|ambassador|consul|representative"
+    r"|official|chair|president|secretary|coordinator|liaison|staff|delegate|leader"
+)
+_TITLES = rf"\b({_ROLES})s?\b"
+_WHO_HOLDS = re.compile(rf"^\s*who\s+(is|was)\b.*\b({_ROLES})\b", re.I)  # "Who is San José's … Manager?"
 _WHO = re.compile(r"^\s*(who|whom|whose)\b(?!\s+(are|were)\b)", re.I)  # "who are the stakeholders": a group
 
 
 def answer_type(question: str) -> str | None:
-    """The kind of value the question asks for: 'date', 'number', 'person', or None."""
+    """The kind of value the question asks for: 'date', 'number', 'name', 'person' (a name or a role, as in
+    "who joins the manager?" -> "a representative"), 'person-name' (who holds a named role), or None."""
     if _WHEN.search(question):
         return "date"
     if _NAME_OF.search(question):
         return "name"
     if _HOW_MANY.search(question):
         return "number"
+    if _WHO_HOLDS.search(question):
+        return "person-name"
     if _WHO.search(question):
         return "person"
     return None
@@ -218,13 +288,24 @@ def _has_type(text: str, wants: str, asked: frozenset[str]) -> bool:
         return bool(find_years(text) or find_dates(text))
     if wants == "number":
         return has_number(text)
-    spans = named_spans(text) if wants == "name" else find_person_names(text)
+    spans = named_spans(text) if wants == "name" else find_person_names(text)  # person, person-name
     if any(not set(content_terms(span)) <= asked for span in spans):
         return True
-    return wants == "person" and any(t not in asked for t in re.findall(_TITLES, text, re.I))
+    return wants == "person" and any(
+        not set(content_terms(title)) <= asked for title in re.findall(_TITLES, text, re.I)
+    )
 
 
-_TITLES = r"\b(mayor|director|manager|council|officer|commissioner|supervisors|minister|ambassador|consul)\b"
+
+
+def _counts(text: str, head: frozenset[str]) -> bool:
+    """Whether a number in `text` counts what "how many <head>" asks about: "a nine-day trip" counts days,
+    "three out of the nine cities … had staff" counts cities, not staff."""
+    words = re.findall(r"[\w’']+", strip_years(text).lower())
+    return any(
+        (word.isdigit() or word in NUMBER_WORDS) and head & set(content_terms(" ".join(words[i + 1 : i + 5])))
+        for i, word in enumerate(words)
+    )
 
 
 def _changed(question: str, resolved: str) -> str | None:
@@ -273,7 +354,7 @@ class Focus:
     head: frozenset[str]  # stemmed attribute noun(s), e.g. {'budget'} or {'tourism', 'associ'}
     wants: str | None = None  # see answer_type()
     asked: frozenset[str] = frozenset()  # the question's own terms
-    wants_country: bool = False
+    wants_place: str | None = None  # "country" for "which countries…?", "city" for "which city…?"
 
     @classmethod
     def of(cls, question: str) -> Focus:
@@ -291,8 +372,10 @@ class Focus:
                 if stems and word not in _GENERIC_HEADS and stems[0] not in _TYPE_WORDS and not word.endswith("ly"):
                     head = frozenset(stems[:1])
                 break
-        wants_country = bool(re.search(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", question, re.I))
-        return cls(names, head, wants_country=wants_country, **common)
+        place = None
+        if common["wants"] in (None, "name"):  # not "how many countries…": a count answers that
+            place = "country" if _WANTS_COUNTRY.search(question) else "city" if _WANTS_CITY.search(question) else None
+        return cls(names, head, wants_place=place, **common)
 
     def penalty(self, sentence: str, own: set[str], nearby: set[str], passage: set[str]) -> float:
         """Multiply down a sentence that does not name what the question names (terms are stemmed)."""
@@ -307,9 +390,21 @@ class Focus:
             factor *= MISSING_PLACE if missing == MISSING_EVERYWHERE and name.place else missing
         if self.head and not self.head <= own:
             factor *= _missing(self.head, nearby, passage)
-        if self.wants_country:  # "Which countries…?" is not answered by a sentence naming none
-            factor *= COUNTRY_MATCH if any(p in COUNTRIES for p in find_places(sentence)) else TYPE_PENALTY
+        if self.wants_place:  # "Which countries…?" is not answered by a sentence naming none
+            factor *= PLACE_MATCH if self._names_place(sentence) else TYPE_PENALTY
         return factor
+
+    def defines(self, passage: str) -> bool:
+        """Whether `passage` is the glossary entry ("Global Universities: Approximation of…") of a name the
+        question mentions; every sentence of the entry is then about what was asked."""
+        label = _LABEL.match(passage)
+        return bool(label) and any(name.terms == set(content_terms(label.group(1))) for name in self.names)
+
+    def _names_place(self, sentence: str) -> bool:
+        places = find_places(sentence)
+        if self.wants_place == "country":
+            return any(p in COUNTRIES for p in places)
+        return any(p not in COUNTRIES and not set(content_terms(p)) <= self.asked for p in places)
 
 
 def _missing(words: frozenset[str], nearby: set[str], passage: set[str]) -> float:

@@ -14,7 +14,7 @@ from .embeddings import Embedder, go_offline
 from .errors import InputTooLongError
 from .followup import resolve
 from .ingest import Progress, ingest
-from .retrieve import HybridRetriever
+from .retrieve import Hit, HybridRetriever
 from .settings import Settings
 from .store import IndexStore, NodeStore
 from .types import Answer, IngestReport, SearchFilters, Verdict
@@ -118,6 +118,14 @@ class Assistant:
         answer = engine.extractor.answer(cleaned, resolved, vector, hits)
         answer.question = question
         return answer
+
+    def passages(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
+        """The passages retrieved for `question` (as asked, no follow-up resolution) in the order the answerer
+        ranks them: the order an answer cites them and lists its related passages."""
+        engine = self.engine
+        vector = self.embedder.encode_one(question)
+        hits = engine.retriever.retrieve(question, vector, k or self.settings.top_k, filters)
+        return engine.extractor.rerank(hits, engine.extractor.rank_sentences(question, vector, hits))
 
     def _answered(self, history: Sequence[object] | None, depth: int = 3) -> list[object]:
         """Earlier turns given as bare question strings are answered again (cheaply), so a follow-up such as

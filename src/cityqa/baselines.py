@@ -4,7 +4,8 @@ Every system has a `name` and `ask(question, history) -> Response`: the answer (
 scoring applies to all) plus the passages it retrieved, best first, as character spans of the sources.
 
 * `CityqaSystem`: the real assistant (`Assistant.ask`); its ranked passages are the hybrid retriever's hits for
-  the question as the assistant understood it (follow-ups resolved).
+  the question as the assistant understood it (follow-ups resolved), in the answerer's order
+  (`Assistant.passages`).
 * `SingleRetrieverSystem`: cityqa's own chunks, follow-up resolution and extractive answerer, but only one of
   its two retrievers (`"bm25"` or `"dense"`) instead of their fusion.
 * `LlamaIndexBaseline`: a plain llama-index pipeline as its docs set it up: `SimpleDirectoryReader` -> default
@@ -91,13 +92,11 @@ class CityqaSystem:
         return Response(answer, self.ranked(question, answer), seconds)
 
     def ranked(self, question: str, answer: Answer) -> list[Span]:
-        """The hybrid retriever's hits for the question as resolved: what the answerer chose from."""
+        """The hybrid retriever's hits for the question as resolved, in the order the answerer ranks them."""
         if answer.note:
             return []
         resolved = answer.resolved_question or clean_question(question)
-        vector = self.assistant.embedder.encode_one(resolved)
-        hits = self.assistant.engine.retriever.retrieve(resolved, vector, self.k)
-        return [hit_span(hit) for hit in hits]
+        return [hit_span(hit) for hit in self.assistant.passages(resolved, self.k)]
 
 
 class SingleRetrieverSystem:
@@ -123,7 +122,9 @@ class SingleRetrieverSystem:
         hits = self.hits(resolved, vector.tolist())
         answer = engine.extractor.answer(cleaned, resolved, vector, hits)
         answer.question = question
-        return Response(answer, [hit_span(hit) for hit in hits], time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        ranked = engine.extractor.rerank(hits, engine.extractor.rank_sentences(resolved, vector, hits))
+        return Response(answer, [hit_span(hit) for hit in ranked], seconds)
 
     def hits(self, query: str, vector: list[float]) -> list[Hit]:
         from llama_index.core.schema import QueryBundle

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", type=Path, help="gold JSONL (default tests/gold/questions.jsonl, or claims.jsonl)")
     p.add_argument("--index", type=Path, help="index folder")
     p.add_argument("--corpus", type=Path, help="corpus folder the gold evidence is quoted from")
-    p.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder (default eval-out/)")
+    p.add_argument("--out", type=Path, help="report folder (default CITYQA_EVAL_DIR, eval-out/; the UI reads it)")
     p.add_argument("--systems", default="cityqa,llama-index,bm25,dense", help="comma-separated systems to score")
     p.add_argument("--limit", type=int, help="only the first N gold items")
     p.add_argument("--claims", action="store_true", help="fact-check the gold claims instead")
@@ -157,7 +157,7 @@ def _eval(args: argparse.Namespace) -> int:
             assistant, args.gold or evaluate.DEFAULT_GOLD, systems, limit=args.limit,
             progress=lambda message: print(message, file=sys.stderr, flush=True),
         )
-    paths = evaluate.write_report(report, args.out)
+    paths = evaluate.write_report(report, args.out or assistant.settings.eval_dir)
     if args.json:
         print(json.dumps(evaluate.summary(report), ensure_ascii=False))
     else:

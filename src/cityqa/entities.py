@@ -123,9 +123,14 @@ def find_numbers(text: str) -> list[float]:
     return values
 
 
+def strip_years(text: str) -> str:
+    """`text` with years and written-out dates blanked, so the numbers left are counts and amounts."""
+    return _YEAR.sub(" ", _DATE.sub(" ", text))
+
+
 def has_number(text: str) -> bool:
     """A count or amount, not counting years or the day in a date ('October 16, 2023')."""
-    text = _YEAR.sub(" ", _DATE.sub(" ", text))
+    text = strip_years(text)
     return bool(_NUMBER.search(text) or _WORD_NUMBER.search(text))
 
 

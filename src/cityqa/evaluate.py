@@ -7,7 +7,8 @@ span. A retrieved passage or a citation *contains* an evidence item when their s
 at least one character in common).
 
 Retrieval (answerable questions only; ranked passages = the system's retrieved passages, best first; for cityqa
-the hybrid retriever's top hits for the question as resolved, the same list its answerer picks sentences from):
+the hybrid retriever's top hits for the question as resolved, the list its answerer picks sentences from, in the
+order the answerer ranks them, which is the order its answer cites and lists them: `Assistant.passages`):
   hit@k    1 if one of the first k passages contains some gold evidence
   MRR      1 / rank of the first passage containing gold evidence (0 if none retrieved)
   nDCG@5   binary gain (passage contains gold evidence), log2 discount; the ideal ranking puts
@@ -350,7 +351,8 @@ def evaluate(
 def _header(kind: str, assistant: Assistant, gold_path: Path | str, corpus: Path) -> Record:
     return {
         "kind": kind, "created": datetime.now(UTC).isoformat(timespec="seconds"), "gold": str(gold_path),
-        "index": str(assistant.index_dir), "corpus": str(corpus), "embed_model": assistant.settings.embed_model,
+        "index": str(assistant.index_dir), "fingerprint": assistant.fingerprint, "corpus": str(corpus),
+        "embed_model": assistant.settings.embed_model,
     }
 
 

@@ -14,9 +14,9 @@ import numpy as np
 from .chunking import chunk_document
 from .corpus import file_sha256, iter_corpus, read_document, source_name
 from .embeddings import Embedder
-from .errors import IndexCorruptError, UnreadableFileError
+from .errors import CorpusError, IndexCorruptError, UnreadableFileError
 from .settings import Settings
-from .store import FORMAT_VERSION, IndexStore, NodeStore, to_text_node
+from .store import FORMAT_VERSION, Carry, IndexStore, NodeStore, to_text_node
 from .types import Chunk, IngestReport, SkippedFile
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
@@ -46,13 +46,15 @@ def ingest(
         manifest = store.read_manifest() if not rebuild else _readable_manifest(store)
         if manifest is not None and not rebuild:
             store.check_shape(manifest)
+        plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report)
+        if not plan.keep and not any(plan.fresh.values()):
+            raise _nothing_to_index(corpus_dir, report)
         old = _current_nodes(store, manifest, rebuild)
         collection = store.collection()
         _remove_orphans(collection, set(old.by_id))
-        plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report)
         embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
         embedder.use_index(store.dir, settings.embed_backend, export=True, cache_dir=_cache_dir(settings, store))
-        if manifest is not None and not rebuild and report.nothing_to_do:
+        if manifest is not None and not rebuild and report.nothing_to_do and manifest["format"] == FORMAT_VERSION:
             store.prune_generations(keep=manifest["generation_dir"])  # leftovers of a run killed mid-write
             embedder.cache = None
             report.seconds = time.perf_counter() - started
@@ -61,9 +63,10 @@ def ingest(
         chunk_vectors, sentence_vectors = _embed(embedder, new_chunks, progress)
         if new_chunks:
             _add_to_chroma(collection, new_chunks, chunk_vectors)
-        nodes = _merge(old, plan, new_chunks, sentence_vectors)
+        nodes, rows = _merge(old, plan, new_chunks, sentence_vectors)
         number, gen_dir = store.new_generation(manifest)
-        store.write_nodes(gen_dir, nodes)
+        previous_dir = store.dir / manifest["generation_dir"] if manifest and old.chunks else None
+        store.write_nodes(gen_dir, nodes, Carry(old, rows, previous_dir))
         files = {src: entry for src, entry in plan.keep.items()} | plan.entries
         store.commit(_manifest(settings, number, gen_dir.name, files, manifest))
         stale = set(old.by_id) - set(nodes.by_id)
@@ -77,6 +80,16 @@ def ingest(
         report.chunks_removed = len(stale)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _nothing_to_index(corpus_dir: Path, report: IngestReport) -> CorpusError:
+    """An index needs at least one passage; the one on disk (if any) is left as it was."""
+    skipped = "".join(f"\n  ! skipped {s.source}: {s.reason}" for s in report.skipped)
+    return CorpusError(
+        f"Nothing to index: {corpus_dir} holds no readable document with text "
+        f"({len(report.skipped)} file(s) skipped). Add .txt, .md, .pdf, .docx or .html files and run ingest again; "
+        f"the index was left as it was.{skipped}"
+    )
 
 
 def _cache_dir(settings: Settings, store: IndexStore) -> Path | None:
@@ -214,16 +227,41 @@ def _remove_orphans(collection: Any, valid: set[str]) -> None:
         collection.delete(ids=orphans[i : i + 5000])
 
 
-def _merge(old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np.ndarray) -> NodeStore:
-    kept = [(i, c) for i, c in enumerate(old.chunks) if c.source in plan.keep]
-    chunks = [c for _, c in kept] + new_chunks
-    rows = [old.sentence_rows(i) for i, _ in kept] + [new_vectors]
-    rows = [np.asarray(r, dtype=np.float32) for r in rows if len(r)]
-    vectors = np.concatenate(rows) if rows else np.zeros((0, 2, 0), np.float32)
+def _merge(
+    old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np.ndarray
+) -> tuple[NodeStore, list[int]]:
+    """The new generation's nodes (kept and new chunks in (source, start) order), and for each chunk its row in
+    `old`, or -1 for a new one (what `store.Carry` takes over)."""
+    kept = [i for i, c in enumerate(old.chunks) if c.source in plan.keep]
+    chunks = [old.chunks[i] for i in kept] + new_chunks
+    origin = kept + list(range(len(old.chunks), len(old.chunks) + len(new_chunks)))  # rows of old + new
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
-    starts = np.cumsum([0] + [len(c.sentences) for c in chunks])
-    vectors = np.concatenate([vectors[starts[i] : starts[i + 1]] for i in order]) if order else vectors
-    return NodeStore([chunks[i] for i in order], vectors)
+    ordered, sources = [chunks[i] for i in order], [origin[i] for i in order]
+    vectors = _sentence_vectors(old, new_chunks, new_vectors, ordered, sources)
+    return NodeStore(ordered, vectors), [s if s < len(old.chunks) else -1 for s in sources]
+
+
+def _sentence_vectors(
+    old: NodeStore, new_chunks: list[Chunk], new_vectors: np.ndarray, chunks: list[Chunk], sources: list[int]
+) -> np.ndarray:
+    """Sentence vectors of `chunks`, where chunk j comes from row sources[j] of old.chunks + new_chunks: gathered
+    in one indexing pass as float16 (as stored), not chunk by chunk (13 s at 100k chunks)."""
+    n_old, n_old_rows = len(old.chunks), len(old.sentence_vectors)
+    new_starts = np.cumsum([n_old_rows] + [len(c.sentences) for c in new_chunks])
+    src = np.array([old.offsets[s] if s < n_old else new_starts[s - n_old] for s in sources], dtype=np.int64)
+    counts = np.array([len(c.sentences) for c in chunks], dtype=np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros((0, 2, 0), np.float16)
+    dst = np.cumsum(counts) - counts
+    index = np.repeat(src - dst, counts) + np.arange(total)
+    from_old = index < n_old_rows
+    dim = (old.sentence_vectors if from_old.any() else new_vectors).shape[2]
+    out = np.empty((total, 2, dim), dtype=np.float16)
+    for mask, vectors, first in ((from_old, old.sentence_vectors, 0), (~from_old, new_vectors, n_old_rows)):
+        if mask.any():  # (an empty side may have no vector width at all)
+            out[mask] = vectors[index[mask] - first]
+    return out
 
 
 def _manifest(

@@ -61,7 +61,13 @@ class Settings(BaseSettings):
             "'reciprocal_rerank' (reciprocal rank fusion), whose rank-only ties let a distractor win at scale."
         ),
     )
-    max_answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted in one answer.")
+    max_answer_sentences: int = Field(
+        3, ge=1, le=10,
+        description=(
+            "Most sentences quoted in one answer. Only a glossary entry the question names is quoted beyond its "
+            "best sentence (README 'Quality' has the measurement behind that)."
+        ),
+    )
     abstain_threshold: float = Field(
         0.41,
         description=(
@@ -82,6 +88,9 @@ class Settings(BaseSettings):
     )
     auth: str | None = Field(
         None, description="Chat UI logins as 'user:password' pairs separated by commas; unset means no login."
+    )
+    eval_dir: Path = Field(
+        Path("eval-out"), description="Folder `cityqa eval` writes its reports to and the UI's Evaluation tab reads."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="Logging level.")
 

@@ -1,4 +1,5 @@
-"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, re-index.
+"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, re-index, and read the
+latest `cityqa eval` report.
 
 `build_app(assistant)` builds the `gr.Blocks`; `serve(settings)` launches it hardened (localhost, optional
 login, blocked paths, bounded queue). The rendering helpers at the top are pure and unit-tested: every piece of
@@ -12,6 +13,7 @@ import html
 import logging
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
+from . import evaluate as ev
 from .assistant import Assistant
 from .briefing import Exchange, briefing_filename, briefing_markdown, describe_search
 from .corpus import read_document
@@ -211,8 +215,9 @@ def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
 class _Handlers:
     """Event handlers bound to one assistant; each turns engine errors into messages, never tracebacks."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, eval_dir: Path | str = ev.DEFAULT_OUT) -> None:
         self.assistant = assistant
+        self.eval_dir = Path(eval_dir)
         self._documents: dict[tuple[str, str], str] = {}
 
     def ask(
@@ -322,6 +327,26 @@ class _Handlers:
             for v in getattr(verdicts, "verdicts", verdicts)
         ]
 
+    def evaluation(self) -> tuple[str, Any, str, Any]:
+        """The latest question and claims reports in `eval_dir`, re-read on each call: Markdown and chart each."""
+        questions, questions_chart = self.report_view("questions")
+        claims, claims_chart = self.report_view("claims")
+        return questions, questions_chart, claims, claims_chart
+
+    def report_view(self, kind: str) -> tuple[str, Any]:
+        """One report's Markdown and its chart (hidden when there is no valid report or no chart)."""
+        hidden = gr.Image(value=None, visible=False)
+        try:
+            report, problem = read_report(self.eval_dir, kind)
+            if report is None:
+                return problem, hidden
+            text = render_eval_report(report, kind, report_notes(report, self.assistant))
+        except Exception as exc:  # valid JSON of the wrong shape (or absurdly nested): a message, not a traceback
+            log.warning("evaluation report in %s not shown: %r", self.eval_dir, exc)
+            return not_a_report(self.eval_dir, kind, _shape_problem(exc)), hidden
+        chart = load_chart(self.eval_dir, kind)
+        return text, gr.Image(value=chart, visible=chart is not None)
+
 
 def _cited(entry: Exchange) -> list[Citation]:
     """The passages an answer's chips point at: its citations, or the closest passages when it abstained."""
@@ -330,9 +355,10 @@ def _cited(entry: Exchange) -> list[Citation]:
     return list(entry.answer.citations or entry.answer.related)
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The chat app (a `gr.Blocks`, queue configured), for `serve` or for tests to launch."""
-    h = _Handlers(assistant)
+def build_app(assistant: Assistant, eval_dir: Path | str = ev.DEFAULT_OUT) -> gr.Blocks:
+    """The chat app (a `gr.Blocks`, queue configured), for `serve` or for tests to launch; the Evaluation tab
+    shows the reports `cityqa eval --out <eval_dir>` wrote."""
+    h = _Handlers(assistant, eval_dir)
     with gr.Blocks(title="cityqa", analytics_enabled=False) as app:
         gr.Markdown(
             f"## {TITLE}\nAnswers are **quoted word for word** from the indexed documents, each with its source. "
@@ -344,6 +370,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             _check_tab(h)
             with gr.Tab("Corpus", id="corpus"):
                 _corpus_tab(h, app)
+            with gr.Tab("Evaluation", id="evaluation") as evaluation:
+                _evaluation_tab(h, evaluation)
     return app.queue(max_size=64, default_concurrency_limit=4)
 
 
@@ -468,6 +496,177 @@ def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
                   concurrency_id="reindex")
 
 
+def _evaluation_tab(h: _Handlers, tab: gr.Tab) -> None:
+    """The latest `cityqa eval` reports (questions, then claims), each with its chart; re-read whenever the tab is
+    opened or Refresh is pressed (not on page load: most visitors only chat)."""
+    with gr.Row():
+        gr.Markdown(f"The latest reports `cityqa eval` wrote to {_md(h.eval_dir)}.", elem_classes="cq-hint")
+        refresh = gr.Button("Refresh", size="sm", scale=0, min_width=110, elem_id="cq-eval-refresh")
+    questions = gr.Markdown(label="Question report", elem_id="cq-eval")
+    chart = gr.Image(label="Metrics by system and by tag", type="pil", format="png", interactive=False,
+                     visible=False, buttons=["download", "fullscreen"], elem_id="cq-eval-chart")
+    claims = gr.Markdown(label="Fact-check report", elem_id="cq-eval-claims")
+    claims_chart = gr.Image(label="Fact-check verdicts", type="pil", format="png", interactive=False,
+                            visible=False, buttons=["download", "fullscreen"], elem_id="cq-eval-claims-chart")
+    outputs = [questions, chart, claims, claims_chart]
+    tab.select(h.evaluation, None, outputs, api_name="open_evaluation", api_visibility="private",
+               concurrency_id="evaluation")
+    refresh.click(h.evaluation, None, outputs, api_name="evaluation", concurrency_id="evaluation")
+
+
+# ------------------------------------------------------------------ evaluation reports
+
+
+def read_report(eval_dir: Path, kind: str) -> tuple[dict[str, Any] | None, str]:
+    """The latest report of `kind` in `eval_dir`, or None and a message saying why there is none."""
+    path = eval_dir / ev.FILES[kind][0]
+    command = _eval_command(eval_dir, kind)
+    what = "fact-check" if kind == "claims" else "evaluation"
+    if not path.exists():
+        return None, f"**No {what} report yet** in {_md(eval_dir)}. Run {command}, then press Refresh."
+    report = ev.latest_report(eval_dir, kind)
+    if report is None:
+        return None, (f"**The {what} report {_md(path)} could not be read** (it is not a readable JSON file). "
+                      f"Run {command} to write it again, then press Refresh.")
+    if not isinstance(report, dict) or report.get("kind") != kind:
+        kind_found = report.get("kind") if isinstance(report, dict) else type(report).__name__
+        return None, not_a_report(eval_dir, kind, f"kind {kind_found!r}")
+    return report, ""
+
+
+def not_a_report(eval_dir: Path, kind: str, detail: str) -> str:
+    return (f"**{_md(eval_dir / ev.FILES[kind][0])} is not a cityqa {kind} report** ({_md(detail)}). "
+            f"Run {_eval_command(eval_dir, kind)} to write it again, then press Refresh.")
+
+
+def _shape_problem(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no field {exc}"
+    return f"{type(exc).__name__}: {str(exc)[:120]}" if str(exc) else type(exc).__name__
+
+
+def _eval_command(eval_dir: Path, kind: str) -> str:
+    claims = " --claims" if kind == "claims" else ""
+    return f"`cityqa eval{claims} --out {shlex.quote(str(eval_dir)).replace('`', '')}`"
+
+
+def load_chart(eval_dir: Path, kind: str) -> Image.Image | None:
+    """The report's chart, read into memory (so Gradio serves a copy from its cache: no extra file access)."""
+    path = ev.chart_path(eval_dir, kind)
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        log.warning("unreadable evaluation chart %s", path)
+        return None
+
+
+def _md(value: Any) -> str:
+    """A value from a report file as one line of inert Markdown."""
+    return escape_md(" ".join(str(value).split()))
+
+
+def _cell(value: Any, metric: str = "") -> str:
+    """A metric value formatted as `cityqa eval` prints it; anything but a number is shown escaped."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return ev.fmt(value, metric)
+    return _md(value)
+
+
+def report_notes(report: Mapping[str, Any], assistant: Assistant) -> list[str]:
+    """Why the report may not describe the index the app serves now (other index or model, re-indexed since)."""
+    notes = []
+    if report.get("embed_model") and report["embed_model"] != assistant.settings.embed_model:
+        notes.append(f"it was made with the model {_md(report['embed_model'])}, and the app now uses "
+                     f"{_md(assistant.settings.embed_model)}")
+    if report.get("fingerprint") and report["fingerprint"] != assistant.fingerprint:
+        notes.append("its index fingerprint differs from the index the app serves")
+    try:
+        updated = str(assistant.manifest.get("updated") or "")
+    except CityqaError:
+        updated = ""
+    if updated and str(report.get("created") or "") < updated:
+        notes.append(f"the index was updated ({_md(updated.replace('T', ' '))}) after it was made")
+    return notes
+
+
+def render_eval_report(report: Mapping[str, Any], kind: str, notes: Sequence[str] = ()) -> str:
+    """The Evaluation tab's Markdown for one report; every value read from the file is escaped."""
+    parts = (_questions_parts if kind == "questions" else _claims_parts)(report)
+    parts.insert(1, _run_info(report))
+    if notes:
+        parts.insert(2, "> **Note:** this report may be out of date: " + "; ".join(notes) + ".")
+    return "\n\n".join(parts)
+
+
+def _run_info(report: Mapping[str, Any]) -> str:
+    fields = [("Ran", str(report.get("created", "")).replace("T", " ")), ("gold", report.get("gold")),
+              ("index", report.get("index")), ("index fingerprint", report.get("fingerprint")),
+              ("corpus", report.get("corpus")), ("model", report.get("embed_model"))]
+    return " · ".join(f"{name} {_md(value)}" for name, value in fields if value)
+
+
+def _questions_parts(report: Mapping[str, Any]) -> list[str]:
+    systems: Mapping[str, Any] = report["systems"]
+    name, first = next(iter(systems.items()))
+    failed = first["failures"]
+    parts = [f"### Questions: {_cell(report['n_questions'])} gold questions, {len(systems)} system(s)",
+             "#### Systems side by side", systems_table(systems), f"#### {_md(name)} by tag",
+             tags_table(first["by_tag"]), f"#### {_md(name)}: failed questions ({len(failed)})",
+             failures_list(failed)]
+    if report.get("missing_evidence"):
+        parts += ["#### Gold evidence not found in the corpus", "\n".join(f"- {_md(m)}" for m in
+                                                                        report["missing_evidence"])]
+    return parts
+
+
+def systems_table(systems: Mapping[str, Any]) -> str:
+    """Metrics as rows, systems as columns (as `cityqa eval` prints them)."""
+    rows = [[_md(m), *(_cell(data["overall"].get(m), m) for data in systems.values())] for m in ev.HEADLINE]
+    return ev.table(["metric", *(_md(name) for name in systems)], rows)
+
+
+def tags_table(tags: Mapping[str, Any]) -> str:
+    rows = [[_md(tag), *(_cell(data.get(m), m) for m in ev.TAG_COLUMNS)] for tag, data in tags.items()]
+    return ev.table(["tag", *(_md(m) for m in ev.TAG_COLUMNS)], rows)
+
+
+def failures_list(failed: Sequence[Mapping[str, Any]]) -> str:
+    lines = [f"- **{_md(f['id'])}**: {_md('; '.join(map(str, f.get('reasons', []))))}"
+             + (f" · answer: “{_md(_short(str(f['answer']), 140))}”" if f.get("answer") else "") for f in failed]
+    return "\n".join(lines) or "None."
+
+
+def _claims_parts(report: Mapping[str, Any]) -> list[str]:
+    overall, failed = report["overall"], report["failures"]
+    tags = [[_md(t), _cell(m.get("n")), _cell(m.get("accuracy")), _cell(m.get("false_supported_on_contradicted"))]
+            for t, m in report["by_tag"].items()]
+    wrong = [f"- **{_md(r['id'])}**: gold {_md(r['label'])}, predicted {_md(r['predicted'])}" for r in failed]
+    return [f"### Fact-check: {_cell(report['n_claims'])} gold claims", claims_metrics_table(overall),
+            "#### Confusion matrix (rows: gold, columns: predicted)", confusion_matrix(overall["confusion"]),
+            "#### By tag", ev.table(["tag", "n", "accuracy", "false supported on contradicted"], tags),
+            f"#### Wrong verdicts ({len(failed)})", "\n".join(wrong) or "None."]
+
+
+def claims_metrics_table(metrics: Mapping[str, Any]) -> str:
+    rows = [["accuracy", _cell(metrics["accuracy"])],
+            ["false supported on contradicted", _cell(metrics["false_supported_on_contradicted"])]]
+    per_class = metrics["per_class"]
+    rows += [[f"{label} precision / recall (n={_cell(per_class[label]['n'])})",
+              f"{_cell(per_class[label]['precision'])} / {_cell(per_class[label]['recall'])}"] for label in ev.LABELS]
+    rows += [[_md(m), _cell(metrics[m], m)] for m in ("evidence_recall", "latency_p50_ms", "latency_p95_ms")
+             if m in metrics]
+    return ev.table(["metric", "value"], rows)
+
+
+def confusion_matrix(confusion: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = [[_md(g), *(_cell(confusion[g][p]) for p in ev.LABELS)] for g in ev.LABELS]
+    return ev.table(["gold \\\\ predicted", *(_md(p) for p in ev.LABELS)], rows)
+
+
 # ------------------------------------------------------------------ launching
 
 
@@ -507,7 +706,7 @@ def serve(settings: Settings | None = None) -> None:
     options = launch_options(settings)  # validates CITYQA_AUTH before anything starts
     assistant = Assistant.open(settings=settings)
     _warm_up(assistant)
-    app = build_app(assistant)
+    app = build_app(assistant, settings.eval_dir)
     host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     print(f"cityqa chat on http://{host}:{port}" + (" (login required)" if options["auth"] else ""), flush=True)
@@ -539,5 +738,7 @@ CSS = """
 .cq-passage { white-space: pre-wrap; line-height: 1.55; max-height: 440px; overflow-y: auto; padding: 10px 12px;
   border: 1px solid var(--border-color-primary); border-radius: 8px; background: var(--background-fill-secondary); }
 .cq-passage mark { background: #ffe58a; color: #1a1a1a; padding: 1px 0; border-radius: 2px; }
+#cq-eval table, #cq-eval-claims table { display: block; overflow-x: auto; border: none; font-size: 0.85rem; }
+#cq-eval th, #cq-eval td, #cq-eval-claims th, #cq-eval-claims td { white-space: nowrap; padding: 4px 10px; }
 .cq-warn { color: #8a4b00; background: #fff4e0; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
 """

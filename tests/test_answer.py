@@ -1,0 +1,92 @@
+"""The extractive answerer's rules, each on a question from the shared corpus where it decides the answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from cityqa import Assistant
+from cityqa.answer import Focus, _counts, answer_type, quote_span
+from cityqa.text import content_terms
+
+
+def test_one_sentence_unless_the_question_names_a_glossary_entry(assistant: Assistant) -> None:
+    plain = assistant.ask("What ceremony was held when Dublin's Lord Mayor came to San José?")
+    assert len(plain.citations) == 1 and "flag-raising ceremony" in plain.answer
+    entry = assistant.ask("What counts as a City-Led Mission Abroad?")
+    assert [c.quote.split(":")[0] for c in entry.citations][:1] == ["City-Led Missions Abroad"]
+    assert len(entry.citations) == 2 and "World Trade Centers" in entry.answer
+    assert len({c.chunk_id for c in entry.citations}) == 1
+
+
+def test_glossary_entry_of_the_named_term_wins(assistant: Assistant) -> None:
+    answer = assistant.ask("How does the paper measure Global Universities?")
+    assert answer.citations[0].quote.startswith("Global Universities:")
+
+
+def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it(assistant: Assistant) -> None:
+    answer = assistant.ask("Which California city was among the founding members of the sister cities movement?")
+    quote = answer.citations[0].quote
+    assert quote.startswith("San José’s record of global engagement") and "charter member" in quote
+    size = assistant.ask("How does the paper describe Fresno's size?")
+    assert "Fresno, on the other hand" in size.answer and "midsized city" in size.answer
+
+
+@pytest.mark.parametrize(
+    ("sentence", "leans"),
+    [
+        ("In the 1950s, the city was a leader in the sister cities movement.", True),
+        ("Given this, most of the cities do not have public communications strategies.", True),
+        ("It is a midsized city without a major port.", True),
+        ("In 2024, seven of the nine cities had an office.", False),
+        ("The city of Fresno lacks many global components.", False),
+    ],
+)
+def test_which_sentences_lean_on_the_one_before(assistant: Assistant, sentence: str, leans: bool) -> None:
+    from cityqa.answer import _ANAPHORA
+
+    assert bool(_ANAPHORA.match(sentence)) is leans
+
+
+def test_which_city_wants_a_sentence_naming_a_city() -> None:
+    assert Focus.of("Which city lacks a dedicated international affairs role?").wants_place == "city"
+    assert Focus.of("Which California city was a charter member?").wants_place == "city"
+    assert Focus.of("Which city networks is Oakland a member of?").wants_place is None
+    assert Focus.of("Which countries did the mayor visit?").wants_place == "country"
+    assert Focus.of("How many cities had an office in 2024?").wants_place is None  # a count answers it
+
+
+def test_who_holds_a_role_wants_a_name_not_another_role(assistant: Assistant) -> None:
+    assert answer_type("Who is San José's International Programs Manager?") == "person-name"
+    assert answer_type("Who joins the international affairs manager?") == "person"
+    answer = assistant.ask("Who is the Director of International Trade and Commerce for the City of San Francisco?")
+    assert "Mark Chandler" in answer.citations[0].quote and len(answer.citations) == 1
+
+
+def test_how_many_needs_a_number_counting_the_thing_asked() -> None:
+    staff = frozenset(content_terms("staff"))
+    assert not _counts("In 2010, three out of the nine cities studied had offices or staff members.", staff)
+    assert _counts("The office grew to a director and three contracted staff.", staff)
+    assert _counts("a nine-day trip to Singapore", frozenset(content_terms("days")))
+    assert not _counts("In 2019 the staff travelled.", staff)  # a year is not a count
+
+
+def test_count_of_something_else_abstains(assistant: Assistant) -> None:
+    answer = assistant.ask("How many staff work in the Los Angeles international affairs office?")
+    assert answer.abstained, answer.answer
+
+
+def test_passages_come_in_the_order_the_answer_cites_them(assistant: Assistant) -> None:
+    question = "Which city's government helped small firms find overseas customers and attract foreign businesses?"
+    answer = assistant.ask(question)
+    passages = assistant.passages(question)
+    assert passages[0].chunk.id == answer.citations[0].chunk_id
+    assert [h.rank for h in passages] == list(range(len(passages)))
+    related = [c.chunk_id for c in answer.related]
+    order = [h.chunk.id for h in passages]
+    assert [order.index(r) for r in related] == sorted(order.index(r) for r in related)
+
+
+def test_quote_span_of_a_plain_sentence_is_the_sentence(assistant: Assistant) -> None:
+    chunk = next(c for c in assistant.engine.nodes.chunks if "Thank you to the cities of Fresno" in c.text)
+    sentence = next(s for s in chunk.sentences if chunk.sentence_text(s).startswith("Thank you to the cities"))
+    assert quote_span(chunk, sentence) == (sentence.start, sentence.end)
