@@ -51,7 +51,14 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved per question (after fusion).")
     candidate_k: int = Field(
-        12, ge=1, le=200, description="Passages each retriever (BM25, dense) returns before fusion."
+        40,
+        ge=1,
+        le=200,
+        description=(
+            "Passages each retriever (BM25, dense) returns before fusion. Measured among 96k distractor chunks: "
+            "hit@1 0.646 with 12, 0.819 with 24, 0.866 with 40 (no gain beyond); the shipped corpus is unchanged "
+            "and its p50 latency goes from 10.9 to 12.9 ms."
+        ),
     )
     fusion_mode: Literal["dist_based_score", "reciprocal_rerank", "relative_score"] = Field(
         "dist_based_score",
