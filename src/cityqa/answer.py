@@ -66,6 +66,32 @@ class Scored:
     entry: bool = False  # part of the glossary entry of a term the question names (Focus.defines)
 
 
+@dataclass
+class _Question:
+    """What scoring a sentence needs from the question, computed once per question."""
+
+    focus: Focus
+    weights: dict[str, float]  # content term -> idf
+    total: float
+    vector: np.ndarray
+
+    def coverage(self, present: set[str], nearby: set[str]) -> float:
+        """Share of the question's idf weight the sentence holds; half credit for terms only nearby."""
+        full = sum(w for t, w in self.weights.items() if t in present)
+        half = sum(w for t, w in self.weights.items() if t in nearby and t not in present)
+        return full / self.total + 0.5 * half / self.total
+
+    def fit(self, text: str) -> float:
+        """1, or a penalty when `text` lacks the kind of value asked for (see answer_type) or, for "how many X",
+        its numbers count something other than X."""
+        focus = self.focus
+        if focus.wants and not _has_type(text, focus.wants, focus.asked):
+            return TYPE_PENALTY
+        if focus.wants == "number" and focus.head and not _counts(text, focus.head):
+            return COUNT_OF_OTHER
+        return 1.0
+
+
 class Extractor:
     """Scores and selects answer sentences within one index generation."""
 
@@ -97,40 +123,40 @@ class Extractor:
         )
 
     def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
+        """Every sentence of `hits`, best first (ties: the better-ranked passage first)."""
         terms = [t for t in content_terms(question) if t not in _TYPE_WORDS]
         weights = {t: self.idf.get(t, self.unseen_idf) for t in terms}
-        total = sum(weights.values()) or 1.0
-        focus = Focus.of(question)
-        scored: list[Scored] = []
-        for hit in hits:
-            vectors = np.asarray(self.nodes.sentence_rows(hit.index), dtype=np.float32)
-            meanings = (vectors @ query_vector.astype(np.float32)).max(axis=1)  # alone or in context
-            context = set(content_terms(" ".join(hit.chunk.section) + " " + " ".join(hit.chunk.metadata.values())))
-            passage = set(content_terms(hit.chunk.search_text()))
-            row0 = self.nodes.offsets[hit.index]
-            entry = DEFINITION_MATCH if focus.defines(hit.chunk.text) else 1.0
-            previous, previous_text = set(), ""
-            for i, sentence in enumerate(hit.chunk.sentences):
-                own_text = hit.chunk.sentence_text(sentence)
-                own = set(content_terms(own_text))
-                # "It is a midsized city…" is quoted with the sentence before it (quote_span), so it is scored
-                # on that whole quote: "Fresno" counts as present.
-                anaphoric = bool(i and _ANAPHORA.match(own_text))
-                text = f"{previous_text} {own_text}" if anaphoric else own_text
-                present = own | previous if anaphoric else own
-                nearby = context | previous  # the heading, interview fields and the sentence before
-                coverage = sum(w for t, w in weights.items() if t in present) / total
-                coverage += 0.5 * sum(w for t, w in weights.items() if t in nearby and t not in present) / total
-                previous, previous_text = own, own_text
-                meaning = max(0.0, float(meanings[i]))
-                score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
-                if focus.wants and not _has_type(own_text, focus.wants, focus.asked):  # the answer, not its antecedent
-                    score *= TYPE_PENALTY
-                elif focus.wants == "number" and focus.head and not _counts(own_text, focus.head):
-                    score *= COUNT_OF_OTHER
-                score *= entry * focus.penalty(text, present, present | nearby, passage)
-                scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage, entry > 1))
+        asked = _Question(Focus.of(question), weights, sum(weights.values()) or 1.0, query_vector.astype(np.float32))
+        scored = [s for hit in hits for s in self._score_passage(asked, hit)]
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
+        return scored
+
+    def _score_passage(self, asked: _Question, hit: Hit) -> list[Scored]:
+        chunk, focus = hit.chunk, asked.focus
+        vectors = np.asarray(self.nodes.sentence_rows(hit.index), dtype=np.float32)
+        meanings = (vectors @ asked.vector).max(axis=1)  # the sentence alone or in context, whichever is closer
+        context = set(content_terms(" ".join(chunk.section) + " " + " ".join(chunk.metadata.values())))
+        passage = set(content_terms(chunk.search_text()))
+        entry = DEFINITION_MATCH if focus.defines(chunk.text) else 1.0
+        row0 = self.nodes.offsets[hit.index]
+        scored: list[Scored] = []
+        previous, previous_text = set(), ""
+        for i, sentence in enumerate(chunk.sentences):
+            own_text = chunk.sentence_text(sentence)
+            own = set(content_terms(own_text))
+            # "It is a midsized city…" is quoted with the sentence before it (quote_span), so it is scored on that
+            # whole quote: "Fresno" counts as present.
+            anaphoric = bool(i and _ANAPHORA.match(own_text))
+            text = f"{previous_text} {own_text}" if anaphoric else own_text
+            present = own | previous if anaphoric else own
+            nearby = context | previous  # the heading, interview fields and the sentence before
+            coverage = asked.coverage(present, nearby)
+            meaning = max(0.0, float(meanings[i]))
+            score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
+            score *= asked.fit(own_text)  # the answer's own sentence, not its antecedent, must hold the value
+            score *= entry * focus.penalty(text, present, present | nearby, passage)
+            scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage, entry > 1))
+            previous, previous_text = own, own_text
         return scored
 
     def rerank(self, hits: list[Hit], ranked: list[Scored]) -> list[Hit]:
