@@ -14,7 +14,7 @@ from .errors import (
     UnreadableFileError,
 )
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Document, IngestReport, Mismatch, SearchFilters, Verdict
+from .types import Answer, Chunk, Citation, Document, Hit, IngestReport, Mismatch, SearchFilters, Verdict
 
 __all__ = [
     "Answer",
@@ -26,6 +26,7 @@ __all__ = [
     "CorpusError",
     "Document",
     "EmbeddingModelError",
+    "Hit",
     "IndexCorruptError",
     "IndexLockedError",
     "IndexMismatchError",

@@ -31,11 +31,10 @@ from .entities import (
     named_spans,
     strip_years,
 )
-from .retrieve import Hit
 from .settings import Settings
 from .store import NodeStore
 from .text import content_terms, normalise_space
-from .types import Answer, Chunk, Citation, Sentence
+from .types import Answer, Chunk, Citation, Hit, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
 W_MEANING, W_WORDS = 0.55, 0.45

@@ -14,10 +14,10 @@ from .embeddings import Embedder, go_offline
 from .errors import InputTooLongError
 from .followup import resolve
 from .ingest import Progress, ingest
-from .retrieve import Hit, HybridRetriever
+from .retrieve import HybridRetriever
 from .settings import Settings
 from .store import IndexStore, NodeStore
-from .types import Answer, IngestReport, SearchFilters, Verdict
+from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
 
 
 @dataclass

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from .assistant import Assistant, clean_question
 from .embeddings import Embedder, llama_embedding
 from .followup import resolve
-from .retrieve import Hit, disable_llm
-from .types import Answer, Citation
+from .retrieve import disable_llm
+from .types import Answer, Citation, Hit
 
 SYSTEM_NAMES = ("cityqa", "llama-index", "bm25", "dense")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,17 +13,7 @@ import numpy as np
 from .embeddings import Embedder, llama_embedding
 from .entities import fold
 from .store import IndexStore, NodeStore
-from .types import Chunk, SearchFilters
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk with its fused score and rank."""
-
-    chunk: Chunk
-    index: int  # position in the NodeStore
-    score: float
-    rank: int
+from .types import Chunk, Hit, SearchFilters
 
 
 def disable_llm() -> None:

@@ -92,6 +92,16 @@ class Chunk:
 
 
 @dataclass
+class Hit:
+    """One retrieved chunk: its place in the node store, its fused retrieval score and its rank."""
+
+    chunk: Chunk
+    index: int  # position in the NodeStore
+    score: float
+    rank: int
+
+
+@dataclass
 class Citation:
     """One quoted passage an answer or verdict rests on."""
 
