@@ -49,7 +49,7 @@ import numpy as np
 from .assistant import Assistant
 from .baselines import SYSTEM_NAMES, Response, Span, System, build_systems, citation_span
 from .errors import CityqaError
-from .types import Verdict
+from .types import VERDICT_LABELS, Verdict
 
 DEFAULT_GOLD = Path("tests/gold/questions.jsonl")
 DEFAULT_CLAIMS = Path("tests/gold/claims.jsonl")
@@ -58,7 +58,7 @@ FILES = {
     "questions": ("report.json", "report.md", "report.png"),
     "claims": ("claims-report.json", "claims-report.md", "claims-report.png"),
 }
-LABELS = ("supported", "contradicted", "not_found")
+LABELS = VERDICT_LABELS
 HEADLINE = (
     "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "short_answer_recall", "token_f1", "citation_precision",
     "citation_recall", "abstention_precision", "abstention_recall", "false_abstention_rate",

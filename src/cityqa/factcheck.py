@@ -23,7 +23,6 @@ Thresholds were calibrated on tests/gold/claims.jsonl (see the constants).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -688,13 +687,12 @@ def _verdict(claim: str, label: str, confidence: float, cand: Candidate | None, 
 
 # ------------------------------------------------------------------ evaluation
 
-LABELS = ("supported", "contradicted", "not_found")
-
-
 def evaluate_claims(assistant: Assistant, claims: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Score the checker on labelled claims ({'id', 'claim', 'label'}): accuracy, per-class precision and
-    recall, the confusion matrix (gold -> predicted -> count) and the rate of 'supported' verdicts on
-    contradicted claims (the worst error). JSON-serialisable."""
+    """Score the checker on labelled claims ({'id', 'claim', 'label'}) with `evaluate.claim_metrics` (accuracy,
+    per-class precision and recall, the confusion matrix gold -> predicted -> count), plus the rate of
+    'supported' verdicts on contradicted claims (the worst error) and the wrong verdicts. JSON-serialisable."""
+    from .evaluate import claim_metrics
+
     items = list(claims)
     rows: list[dict[str, Any]] = []
     for item, verdict in zip(items, check_claims(assistant, [i["claim"] for i in items]), strict=True):
@@ -702,24 +700,16 @@ def evaluate_claims(assistant: Assistant, claims: Iterable[dict[str, Any]]) -> d
             "id": item.get("id"), "claim": item["claim"], "gold": item["label"], "predicted": verdict.verdict,
             "confidence": verdict.confidence, "mismatches": [m.__dict__ for m in verdict.mismatches],
         })
-    pairs = Counter((r["gold"], r["predicted"]) for r in rows)
-    per_class = {}
-    for label in LABELS:
-        tp = pairs[(label, label)]
-        predicted = sum(n for (_, p), n in pairs.items() if p == label)
-        actual = sum(n for (g, _), n in pairs.items() if g == label)
-        per_class[label] = {
-            "precision": round(tp / predicted, 4) if predicted else 0.0,
-            "recall": round(tp / actual, 4) if actual else 0.0,
-            "support": actual,
-        }
-    contradicted = sum(1 for r in rows if r["gold"] == "contradicted")
+    metrics = claim_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows])
     return {
-        "n": len(rows),
-        "accuracy": round(sum(pairs[(lab, lab)] for lab in LABELS) / len(rows), 4) if rows else 0.0,
-        "per_class": per_class,
-        "confusion": {g: {p: pairs[(g, p)] for p in LABELS} for g in LABELS},
-        "false_supported_rate": round(pairs[("contradicted", "supported")] / contradicted, 4) if contradicted else 0.0,
+        "n": metrics["n"],
+        "accuracy": metrics["accuracy"] or 0.0,
+        "per_class": {  # as this report has always named them: 0.0 where undefined, "support" for the count
+            label: {"precision": c["precision"] or 0.0, "recall": c["recall"] or 0.0, "support": c["n"]}
+            for label, c in metrics["per_class"].items()
+        },
+        "confusion": metrics["confusion"],
+        "false_supported_rate": metrics["false_supported_on_contradicted"] or 0.0,
         "errors": [r for r in rows if r["gold"] != r["predicted"]],
     }
 

@@ -7,7 +7,7 @@ text, so `source_text[citation.start:citation.end] == citation.quote` holds for 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 DocumentKind = Literal["report", "interview"]
 INTERVIEW_FIELDS = ("interviewee", "role", "city", "date")
@@ -172,6 +172,7 @@ class Mismatch:
 
 
 VerdictLabel = Literal["supported", "contradicted", "not_found"]
+VERDICT_LABELS: tuple[str, ...] = get_args(VerdictLabel)
 
 
 @dataclass
