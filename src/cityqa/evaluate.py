@@ -497,20 +497,26 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def side_by_side(report: Record) -> str:
+# The table builders below serve the CLI and Markdown reports (plain) and the UI's Evaluation tab, which passes
+# `cell` and `label` functions that escape whatever the report file holds.
+Cell = Callable[..., str]  # (value, metric name="") -> text
+Label = Callable[[Any], str]
+
+
+def side_by_side(report: Record, cell: Cell = fmt, label: Label = str) -> str:
     """Metrics as rows, systems as columns (Markdown)."""
     systems = report["systems"]
-    rows = [[metric, *(fmt(data["overall"][metric], metric) for data in systems.values())] for metric in HEADLINE]
-    return table(["metric", *systems], rows)
+    rows = [[label(m), *(cell(data["overall"].get(m), m) for data in systems.values())] for m in HEADLINE]
+    return table(["metric", *(label(name) for name in systems)], rows)
 
 
 TAG_COLUMNS = ("n", "hit@5", "mrr", "short_answer_recall", "token_f1", "citation_precision", "citation_recall",
                "abstention_recall", "false_abstention_rate")
 
 
-def tag_table(tags: dict[str, Record]) -> str:
-    rows = [[tag, *(fmt(data[m], m) for m in TAG_COLUMNS)] for tag, data in tags.items()]
-    return table(["tag", *TAG_COLUMNS], rows)
+def tag_table(tags: dict[str, Record], cell: Cell = fmt, label: Label = str) -> str:
+    rows = [[label(tag), *(cell(data.get(m), m) for m in TAG_COLUMNS)] for tag, data in tags.items()]
+    return table(["tag", *(label(m) for m in TAG_COLUMNS)], rows)
 
 
 def render_table(report: Record) -> str:
@@ -541,25 +547,31 @@ def _questions_markdown(report: Record) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def claims_table(metrics: Record) -> str:
-    rows = [["accuracy", fmt(metrics["accuracy"])],
-            ["false supported on contradicted", fmt(metrics["false_supported_on_contradicted"])]]
-    rows += [[f"{label} precision / recall (n={c['n']})", f"{fmt(c['precision'])} / {fmt(c['recall'])}"]
-             for label, c in metrics["per_class"].items()]
-    rows += [[m, fmt(metrics[m], m)] for m in ("evidence_recall", "latency_p50_ms", "latency_p95_ms") if m in metrics]
+def claims_table(metrics: Record, cell: Cell = fmt, label: Label = str) -> str:
+    per_class = metrics["per_class"]
+    rows = [["accuracy", cell(metrics["accuracy"])],
+            ["false supported on contradicted", cell(metrics["false_supported_on_contradicted"])]]
+    rows += [[f"{name} precision / recall (n={cell(per_class[name]['n'])})",
+              f"{cell(per_class[name]['precision'])} / {cell(per_class[name]['recall'])}"] for name in LABELS]
+    rows += [[label(m), cell(metrics[m], m)] for m in ("evidence_recall", "latency_p50_ms", "latency_p95_ms")
+             if m in metrics]
     return table(["metric", "value"], rows)
 
 
-def confusion_table(confusion: dict[str, dict[str, int]]) -> str:
-    return table(["gold \\ predicted", *LABELS], [[g, *(str(confusion[g][p]) for p in LABELS)] for g in LABELS])
+def confusion_table(confusion: dict[str, dict[str, int]], cell: Cell = fmt, label: Label = str) -> str:
+    rows = [[label(g), *(cell(confusion[g][p]) for p in LABELS)] for g in LABELS]
+    return table([label("gold \\ predicted"), *(label(p) for p in LABELS)], rows)
+
+
+def claims_tag_table(by_tag: dict[str, Record], cell: Cell = fmt, label: Label = str) -> str:
+    rows = [[label(t), cell(m.get("n")), cell(m.get("accuracy")), cell(m.get("false_supported_on_contradicted"))]
+            for t, m in by_tag.items()]
+    return table(["tag", "n", "accuracy", "false supported on contradicted"], rows)
 
 
 def _claims_markdown(report: Record) -> str:
     matrix = confusion_table(report["overall"]["confusion"])
-    tags = table(["tag", "n", "accuracy", "false supported on contradicted"], [
-        [t, str(m["n"]), fmt(m["accuracy"]), fmt(m["false_supported_on_contradicted"])]
-        for t, m in report["by_tag"].items()
-    ])
+    tags = claims_tag_table(report["by_tag"])
     failed = "\n".join(f"- **{r['id']}**: gold {r['label']}, predicted {r['predicted']}" for r in report["failures"])
     return "\n\n".join([
         f"# cityqa fact-check evaluation: {report['n_claims']} claims", _meta(report), "## Overall",

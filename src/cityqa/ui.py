@@ -614,24 +614,13 @@ def _questions_parts(report: Mapping[str, Any]) -> list[str]:
     name, first = next(iter(systems.items()))
     failed = first["failures"]
     parts = [f"### Questions: {_cell(report['n_questions'])} gold questions, {len(systems)} system(s)",
-             "#### Systems side by side", systems_table(systems), f"#### {_md(name)} by tag",
-             tags_table(first["by_tag"]), f"#### {_md(name)}: failed questions ({len(failed)})",
+             "#### Systems side by side", ev.side_by_side(report, _cell, _md), f"#### {_md(name)} by tag",
+             ev.tag_table(first["by_tag"], _cell, _md), f"#### {_md(name)}: failed questions ({len(failed)})",
              failures_list(failed)]
     if report.get("missing_evidence"):
         parts += ["#### Gold evidence not found in the corpus", "\n".join(f"- {_md(m)}" for m in
                                                                         report["missing_evidence"])]
     return parts
-
-
-def systems_table(systems: Mapping[str, Any]) -> str:
-    """Metrics as rows, systems as columns (as `cityqa eval` prints them)."""
-    rows = [[_md(m), *(_cell(data["overall"].get(m), m) for data in systems.values())] for m in ev.HEADLINE]
-    return ev.table(["metric", *(_md(name) for name in systems)], rows)
-
-
-def tags_table(tags: Mapping[str, Any]) -> str:
-    rows = [[_md(tag), *(_cell(data.get(m), m) for m in ev.TAG_COLUMNS)] for tag, data in tags.items()]
-    return ev.table(["tag", *(_md(m) for m in ev.TAG_COLUMNS)], rows)
 
 
 def failures_list(failed: Sequence[Mapping[str, Any]]) -> str:
@@ -642,29 +631,12 @@ def failures_list(failed: Sequence[Mapping[str, Any]]) -> str:
 
 def _claims_parts(report: Mapping[str, Any]) -> list[str]:
     overall, failed = report["overall"], report["failures"]
-    tags = [[_md(t), _cell(m.get("n")), _cell(m.get("accuracy")), _cell(m.get("false_supported_on_contradicted"))]
-            for t, m in report["by_tag"].items()]
     wrong = [f"- **{_md(r['id'])}**: gold {_md(r['label'])}, predicted {_md(r['predicted'])}" for r in failed]
-    return [f"### Fact-check: {_cell(report['n_claims'])} gold claims", claims_metrics_table(overall),
-            "#### Confusion matrix (rows: gold, columns: predicted)", confusion_matrix(overall["confusion"]),
-            "#### By tag", ev.table(["tag", "n", "accuracy", "false supported on contradicted"], tags),
+    return [f"### Fact-check: {_cell(report['n_claims'])} gold claims", ev.claims_table(overall, _cell, _md),
+            "#### Confusion matrix (rows: gold, columns: predicted)",
+            ev.confusion_table(overall["confusion"], _cell, _md),
+            "#### By tag", ev.claims_tag_table(report["by_tag"], _cell, _md),
             f"#### Wrong verdicts ({len(failed)})", "\n".join(wrong) or "None."]
-
-
-def claims_metrics_table(metrics: Mapping[str, Any]) -> str:
-    rows = [["accuracy", _cell(metrics["accuracy"])],
-            ["false supported on contradicted", _cell(metrics["false_supported_on_contradicted"])]]
-    per_class = metrics["per_class"]
-    rows += [[f"{label} precision / recall (n={_cell(per_class[label]['n'])})",
-              f"{_cell(per_class[label]['precision'])} / {_cell(per_class[label]['recall'])}"] for label in ev.LABELS]
-    rows += [[_md(m), _cell(metrics[m], m)] for m in ("evidence_recall", "latency_p50_ms", "latency_p95_ms")
-             if m in metrics]
-    return ev.table(["metric", "value"], rows)
-
-
-def confusion_matrix(confusion: Mapping[str, Mapping[str, Any]]) -> str:
-    rows = [[_md(g), *(_cell(confusion[g][p]) for p in ev.LABELS)] for g in ev.LABELS]
-    return ev.table(["gold \\\\ predicted", *(_md(p) for p in ev.LABELS)], rows)
 
 
 # ------------------------------------------------------------------ launching
