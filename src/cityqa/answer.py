@@ -38,6 +38,7 @@ from .types import Answer, Chunk, Citation, Hit, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
 W_MEANING, W_WORDS = 0.55, 0.45
+NEAR_BEST = 0.8  # a sentence scoring this share of the best may widen its quote or join its glossary entry
 COUNT_OF_OTHER = 0.5  # "how many staff…?" answered by a sentence whose numbers count something else
 TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
 DEFINITION_MATCH = 1.2  # the glossary entry of a term the question names
@@ -145,7 +146,7 @@ class Extractor:
             own = set(content_terms(own_text))
             # "It is a midsized city…" is quoted with the sentence before it (quote_span), so it is scored on that
             # whole quote: "Fresno" counts as present.
-            anaphoric = bool(i and _ANAPHORA.match(own_text))
+            anaphoric = leans_back(i, own_text)
             text = f"{previous_text} {own_text}" if anaphoric else own_text
             present = own | previous if anaphoric else own
             nearby = context | previous  # the heading, interview fields and the sentence before
@@ -176,10 +177,11 @@ class Extractor:
         A lower-ranked sentence whose quote takes in a chosen one ("It is a midsized city…" quoted with the
         "Fresno…" sentence before it) replaces it: same passage, more of the answer."""
         best = ranked[0]
-        floor = max(self.settings.abstain_threshold, 0.8 * best.score)
+        near = NEAR_BEST * best.score
+        floor = max(self.settings.abstain_threshold, near)
         chosen = [best]
         for cand in ranked[1:]:
-            if cand.score < 0.8 * best.score:
+            if cand.score < near:
                 break
             span = _quote_key(cand)
             wider = [i for i, c in enumerate(chosen) if _contains(span, _quote_key(c)) and span != _quote_key(c)]
@@ -235,11 +237,17 @@ _ANAPHORA = re.compile(
 )
 
 
+def leans_back(index: int, text: str) -> bool:
+    """Whether sentence number `index` of a chunk, reading `text`, needs the sentence before it to be understood
+    (it is then quoted, and scored, together with it)."""
+    return bool(index and _ANAPHORA.match(text))
+
+
 def quote_span(chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
     """The span to quote for a sentence: the sentence itself, or, when it opens with a pronoun ("It is a
     midsized city…"), the sentence before it too, so the quote says what "it" is."""
     index = chunk.sentences.index(sentence)
-    if index and _ANAPHORA.match(chunk.sentence_text(sentence)):
+    if leans_back(index, chunk.sentence_text(sentence)):
         return chunk.sentences[index - 1].start, sentence.end
     return sentence.start, sentence.end
 
