@@ -311,10 +311,16 @@ def _write_chunks(path: Path, chunks: list[Chunk], carry: Carry | None) -> None:
     (serializing 100k chunks again takes seconds), fresh ones serialized."""
     old = _previous_lines(carry, "chunks.jsonl", _is_chunk_line)
     rows = carry.rows if carry and old else [-1] * len(chunks)
+    fresh = (json.dumps(c.to_dict(), ensure_ascii=False).encode() for c, row in zip(chunks, rows, strict=True)
+             if row < 0)
     with path.open("wb") as handle:
-        for chunk, row in zip(chunks, rows, strict=True):
-            line = old[row] if row >= 0 else json.dumps(chunk.to_dict(), ensure_ascii=False).encode()
-            handle.write(line + b"\n")
+        handle.writelines(line + b"\n" for line in _carried_lines(rows, old or [], fresh))
+
+
+def _carried_lines(rows: list[int], old: list[bytes], fresh: Iterator[bytes]) -> list[bytes]:
+    """One line per chunk of the new generation: row `rows[i]` of the previous generation's `old` lines, or,
+    for a chunk new to the index (-1), the next of the `fresh` lines."""
+    return [old[row] if row >= 0 else next(fresh) for row in rows]
 
 
 def _previous_lines(carry: Carry | None, name: str, matches: Callable[[bytes, Chunk], bool]) -> list[bytes] | None:
@@ -452,15 +458,9 @@ def _corpus_lines(rows: list[int], old_lines: list[bytes], fresh_nodes: list[Any
     from bm25s.utils.json_functions import dumps
     from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-    nodes = iter(fresh_nodes)
-    lines = []
-    for row in rows:
-        if row >= 0:
-            lines.append(old_lines[row])
-        else:
-            node = next(nodes)
-            lines.append(dumps(node_to_metadata_dict(node) | {"node_id": node.node_id}, ensure_ascii=False).encode())
-    return lines
+    fresh = (dumps(node_to_metadata_dict(node) | {"node_id": node.node_id}, ensure_ascii=False).encode()
+             for node in fresh_nodes)
+    return _carried_lines(rows, old_lines, fresh)
 
 
 def _bm25_index(tokens: _Tokens) -> Any:
