@@ -14,6 +14,10 @@ import time
 
 from common import HERE
 
+from cityqa.settings import Settings
+
+DEFAULT_BACKEND = Settings().embed_backend
+
 
 def step(name: str, args: list[str]) -> dict:
     print(f"bench: {name}…", file=sys.stderr, flush=True)
@@ -43,14 +47,19 @@ def table(results: dict) -> str:
         base = thr["baseline"]
         for backend in ("torch", "onnx", "onnx-int8"):
             row = thr[backend]
-            rows.append((f"ingest {backend} (chunks/s)", f"{row['chunks_per_s']:.1f}", f"{base['chunks_per_s']:.1f}",
+            label = f"{backend} (default)" if backend == DEFAULT_BACKEND else backend
+            rows.append((f"ingest {label} (chunks/s)", f"{row['chunks_per_s']:.1f}", f"{base['chunks_per_s']:.1f}",
                          f"{row['speedup_vs_baseline']:.1f}x", ">=1.5x", _ok(row["speedup_vs_baseline"] >= 1.5)))
             rows.append((f"ingest {backend} (MB/s)", f"{row['mb_per_s']:.3f}", f"{base['mb_per_s']:.3f}",
                          f"{row['mb_per_s'] / base['mb_per_s']:.2f}x", "", ""))
             rows.append((f"hit@1 {backend}", f"{row['hit@1']:.3f}", "", "", "within 0.01 of torch",
                          _ok(abs(row["hit@1"] - thr["torch"]["hit@1"]) <= 0.01)))
     scale = results.get("scale", {}).get("scale", [])
-    small = scale[0]["hit@1"] if scale else None
+    # "within 0.05 of the small corpus": the shipped report alone (throughput.py scores each backend on it),
+    # else the smallest scale size
+    shipped = thr.get(DEFAULT_BACKEND, {}).get("hit@1") if thr else None
+    small = shipped if shipped is not None else scale[0]["hit@1"] if scale else None
+    target = f"within 0.05 of {small:.3f}" if small is not None else "within 0.05"
     for r in scale:
         n = r["chunks"]
         rows.append((f"{n} chunks: ingest s / index MiB", f"{r['ingest_s']:.0f} / {r['index_mib']:.0f}", "", "",
@@ -62,7 +71,7 @@ def table(results: dict) -> str:
         rows.append((f"{n} chunks: p50 / p95 ms", f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f}", "", "", "p95<=100",
                      _ok(r["p95_ms"] <= 100)))
         rows.append((f"{n} chunks: RSS MiB", f"{r['rss_mib']:.0f}", "", "", "<=2048", _ok(r["rss_mib"] <= 2048)))
-        rows.append((f"{n} chunks: hit@1", f"{r['hit@1']:.3f}", "", "", "within 0.05",
+        rows.append((f"{n} chunks: hit@1", f"{r['hit@1']:.3f}", "", "", target,
                      _ok(small is not None and abs(r["hit@1"] - small) <= 0.05)))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from cityqa import Assistant
@@ -90,3 +92,23 @@ def test_quote_span_of_a_plain_sentence_is_the_sentence(assistant: Assistant) ->
     chunk = next(c for c in assistant.engine.nodes.chunks if "Thank you to the cities of Fresno" in c.text)
     sentence = next(s for s in chunk.sentences if chunk.sentence_text(s).startswith("Thank you to the cities"))
     assert quote_span(chunk, sentence) == (sentence.start, sentence.end)
+
+
+def test_idf_stops_growing_past_one_chunk_in_five_hundred() -> None:
+    """A word one chunk in 100k uses must not outweigh a common one by log(100k): the document-frequency floor."""
+    import numpy as np
+
+    from cityqa.answer import MIN_DF_SHARE, Extractor
+    from cityqa.settings import Settings
+    from cityqa.store import NodeStore
+
+    def idf(n: int, df: dict[str, int]) -> dict[str, float]:
+        nodes = NodeStore([], np.zeros((0, 2, 384), np.float16), doc_freq=Counter(df))
+        nodes.chunks = [None] * n  # type: ignore[list-item] - only the count matters here
+        return Extractor(nodes, Settings()).idf
+
+    large = idf(100_000, {"rare": 1, "rarer": 2, "common": 10_000})
+    assert large["rare"] < np.log(1 + 1 / MIN_DF_SHARE) + 1e-9
+    assert large["rare"] / large["common"] < 3  # without the floor: 11.5 / 2.4
+    small = idf(43, {"rare": 1, "common": 10})
+    assert small["rare"] == pytest.approx(np.log(1 + 43 / 1), rel=0.03)  # a report-sized index barely notices

@@ -13,6 +13,7 @@ import numpy as np
 from cityqa import Assistant, Settings
 from cityqa.embeddings import Embedder, EmbeddingCache, encoder_dir
 from cityqa.onnx_encoder import OnnxEncoder, is_exported
+from cityqa.settings import INT8_SCHEME
 from conftest import make_corpus
 
 TEXTS = [
@@ -30,6 +31,17 @@ def test_ingest_exports_an_onnx_encoder_with_the_same_vectors(assistant: Assista
     assert onnx_vectors.shape == torch_vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
     assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
+
+
+def test_the_default_int8_encoder_is_quantised_per_channel(assistant: Assistant) -> None:
+    folder = encoder_dir(assistant.index_dir)
+    assert assistant.settings.embed_backend == "onnx-int8"
+    assert is_exported(folder, assistant.settings.embed_model, quantized=True)
+    assert json.loads((folder / "meta.json").read_text())["int8"] == INT8_SCHEME
+    fp32 = OnnxEncoder(folder).encode(TEXTS)
+    int8 = OnnxEncoder(folder, quantized=True).encode(TEXTS)
+    cosines = (fp32 * int8).sum(axis=1)
+    assert cosines.min() > 0.98 and cosines.max() < 0.99999  # close to fp32, but other vectors
 
 
 QUESTION_PATH = r"""
@@ -96,3 +108,4 @@ def test_only_int8_changes_the_fingerprint() -> None:
     assert torch_.fingerprint() == onnx.fingerprint()
     assert int8.fingerprint() != onnx.fingerprint()
     assert int8.index_shape()["embed_backend"] == "onnx-int8"
+    assert int8.index_shape()["int8"] == INT8_SCHEME  # per-tensor int8 indexes of earlier versions are rebuilt

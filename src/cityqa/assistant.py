@@ -124,8 +124,9 @@ class Assistant:
         ranks them: the order an answer cites them and lists its related passages."""
         engine = self.engine
         vector = self.embedder.encode_one(question)
-        hits = engine.retriever.retrieve(question, vector, k or self.settings.top_k, filters)
-        return engine.extractor.rerank(hits, engine.extractor.rank_sentences(question, vector, hits))
+        k = k or self.settings.top_k
+        hits = engine.retriever.retrieve(question, vector, k, filters)
+        return engine.extractor.rerank(hits, engine.extractor.rank_sentences(question, vector, hits))[:k]
 
     def _answered(self, history: Sequence[object] | None, depth: int = 3) -> list[object]:
         """Earlier turns given as bare question strings are answered again (cheaply), so a follow-up such as

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EmbeddingModelError
-from .settings import BUNDLED_MODEL
+from .settings import BUNDLED_MODEL, INT8_SCHEME
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -72,7 +72,7 @@ class Embedder:
     @property
     def variant(self) -> str:
         """What decides the vectors besides the model: int8 weights give other vectors than fp32."""
-        return "int8" if self.backend == "onnx-int8" else "fp32"
+        return f"int8-{INT8_SCHEME}" if self.backend == "onnx-int8" else "fp32"
 
     def use_index(
         self, index_dir: Path | str, backend: str | None = None, export: bool = False,

@@ -3,7 +3,8 @@
 `export()` (needs torch, run at ingest) writes into a folder:
 
     model.onnx          the transformer (input_ids, attention_mask, token_type_ids -> last_hidden_state), fp32
-    model-int8.onnx     the same, weights quantised to int8 (only when asked for: it changes the vectors)
+    model-int8.onnx     the same, weights quantised to int8 per output channel (only when asked for: it changes
+                        the vectors slightly, cosine ~0.993 to fp32, and doubles the texts/s on CPU)
     tokenizer.json      the model's fast tokenizer
     meta.json           model name, dimension, max sequence length, pooling
 
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .settings import INT8_SCHEME
+
 META = "meta.json"
 FP32, INT8 = "model.onnx", "model-int8.onnx"
 EXPORT_VERSION = 1
@@ -40,6 +43,7 @@ def is_exported(folder: Path, model_name: str, quantized: bool = False) -> bool:
     return (
         meta is not None and meta.get("model") == model_name and meta.get("version") == EXPORT_VERSION
         and model_file(folder, quantized).is_file() and (Path(folder) / "tokenizer.json").is_file()
+        and (not quantized or meta.get("int8") == INT8_SCHEME)
     )
 
 
@@ -55,18 +59,31 @@ def export(st_model: Any, model_name: str, model_path: str, folder: Path, quanti
     folder = Path(folder)
     if not is_exported(folder, model_name):
         _export_fp32(st_model, model_name, model_path, folder)
-    if quantized and not model_file(folder, True).is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = folder / f".{INT8}.{os.getpid()}.tmp"
-        root, level = logging.getLogger(), logging.getLogger().level
-        root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint on the root logger
-        try:
-            quantize_dynamic(str(folder / FP32), str(tmp), weight_type=QuantType.QInt8)
-        finally:
-            root.setLevel(level)
-        os.replace(tmp, folder / INT8)
+    if quantized and not is_exported(folder, model_name, quantized=True):
+        _quantize(folder)
     return folder
+
+
+def _quantize(folder: Path) -> None:
+    """Write model-int8.onnx from model.onnx, then record the scheme in meta.json (both replaced atomically).
+
+    Per-channel weight scales keep the vectors at cosine ~0.993 to fp32 (one scale per tensor: 0.957) at the same
+    speed; on the gold questions that leaves every answer the same but one that sits on the abstention threshold.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = folder / f".{INT8}.{os.getpid()}.tmp"
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint on the root logger
+    try:
+        quantize_dynamic(str(folder / FP32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
+    os.replace(tmp, folder / INT8)
+    meta = (read_meta(folder) or {}) | {"int8": INT8_SCHEME}
+    meta_tmp = folder / f".{META}.{os.getpid()}.tmp"
+    meta_tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(meta_tmp, folder / META)
 
 
 def _export_fp32(st_model: Any, model_name: str, model_path: str, folder: Path) -> None:

@@ -5,7 +5,9 @@ by setting: see `Settings.fusion_mode` for the measured difference)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import threading
 from typing import Any
 
 import numpy as np
@@ -47,29 +49,71 @@ class HybridRetriever:
             vector_store, embed_model=llama_embedding(embedder), transformations=[_no_transform()]
         )
         self.dense = index.as_retriever(similarity_top_k=k)
-        self.fusion = QueryFusionRetriever(
+        self.fusion = _fusion_keeping_lists(QueryFusionRetriever)(
             [self.bm25, self.dense], llm=MockLLM(), mode=self.settings.fusion_mode, num_queries=1,
             use_async=False, similarity_top_k=2 * k,
         )
 
     def retrieve(
-        self, question: str, query_vector: np.ndarray, k: int, filters: SearchFilters | None = None
+        self, question: str, query_vector: np.ndarray, k: int, filters: SearchFilters | None = None,
+        own_k: int | None = None,
     ) -> list[Hit]:
+        """The fused top `k`, then each retriever's own top `own_k` (default `Settings.own_top_k`) that the
+        fusion ranked lower, for the answerer to weigh (their fused score is 0).
+
+        Why: distribution-based fusion adds up both retrievers' normalised scores, so among many look-alike
+        passages, ones both retrievers half-like outrank the one only BM25 (or only the dense index) puts first.
+        Among 96k distractor chunks that lost "What shortages do cities face…?" (BM25 rank 2, fused beyond 40).
+        """
         from llama_index.core.schema import QueryBundle
 
         bundle = QueryBundle(query_str=question, embedding=query_vector.tolist())
+        fused = self.fusion.retrieve(bundle)
         hits: list[Hit] = []
-        for result in self.fusion.retrieve(bundle):
-            index = self.nodes.by_id.get(result.node.node_id)
+        self._extend(hits, [(r.node.node_id, float(r.score or 0.0)) for r in fused], k, filters)
+        own_k = self.settings.own_top_k if own_k is None else own_k
+        for ranking in self.fusion.last_rankings():
+            self._extend(hits, [(node_id, 0.0) for node_id in ranking], own_k, filters)
+        return hits
+
+    def _extend(
+        self, hits: list[Hit], candidates: list[tuple[str, float]], limit: int, filters: SearchFilters | None
+    ) -> None:
+        """Append the first `limit` of `candidates` (node id, score) that pass the filters, unless already in."""
+        seen = {hit.index for hit in hits}
+        taken = 0
+        for node_id, score in candidates:
+            if taken >= limit:
+                break
+            index = self.nodes.by_id.get(node_id)
             if index is None:  # a vector a concurrent ingest added but has not committed yet
                 continue
             chunk = self.nodes.chunks[index]
             if filters and not matches(chunk, filters):
                 continue
-            hits.append(Hit(chunk, index, float(result.score or 0.0), len(hits)))
-            if len(hits) >= k:
-                break
-        return hits
+            taken += 1
+            if index not in seen:
+                seen.add(index)
+                hits.append(Hit(chunk, index, score, len(hits)))
+
+
+@functools.cache
+def _fusion_keeping_lists(base: type) -> type:
+    """`QueryFusionRetriever` (passed in: llama-index is imported lazily) that also remembers, per thread, each
+    retriever's own ranking (node ids) of the last query it fused."""
+
+    class FusionKeepingLists(base):  # type: ignore[misc, valid-type]
+        _local = threading.local()
+
+        def _run_sync_queries(self, queries: Any) -> Any:
+            results = super()._run_sync_queries(queries)
+            self._local.rankings = [[n.node.node_id for n in nodes] for nodes in results.values()]
+            return results
+
+        def last_rankings(self) -> list[list[str]]:
+            return getattr(self._local, "rankings", [])
+
+    return FusionKeepingLists
 
 
 def _no_transform() -> Any:
