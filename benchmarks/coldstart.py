@@ -41,7 +41,7 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 
 def main() -> dict[str, object]:
-    index = small_index("onnx")
+    index = small_index()
     baseline_dir = WORK / "baseline-index"
     if not (baseline_dir / "chroma.sqlite3").is_file():
         from baseline import build

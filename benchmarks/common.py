@@ -45,11 +45,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def small_index(backend: str = "onnx") -> Path:
-    """The shipped corpus indexed with `backend` (built once per benchmark run, reused after)."""
+def small_index(backend: str | None = None) -> Path:
+    """The shipped corpus indexed with `backend` (default: the default backend), built once and reused after;
+    rebuilt when an earlier run left it built with other settings."""
     from cityqa import Assistant, Settings
+    from cityqa.errors import IndexMismatchError
 
+    backend = backend or Settings().embed_backend
     index = WORK / f"index-{backend}"
     settings = Settings(corpus_dir=CORPUS, index_dir=index, embed_backend=backend, embed_cache=False)
-    Assistant.open(settings=settings).ingest()
+    try:
+        Assistant.open(settings=settings).ingest()
+    except IndexMismatchError:
+        Assistant.open(settings=settings).ingest(rebuild=True)
     return index

@@ -16,7 +16,7 @@ def main() -> dict[str, object]:
     from cityqa import Assistant, Settings
     from cityqa.baselines import LlamaIndexBaseline
 
-    index = small_index("onnx")
+    index = small_index()
     assistant = Assistant.open(settings=Settings(index_dir=index, corpus_dir=CORPUS))
     questions = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
     assistant.ask("warm-up: which cities are discussed?")

@@ -17,7 +17,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from common import CORPUS, GOLD, WORK
+from common import CORPUS, GOLD, WORK, small_index
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 BASELINE_RUNS = 3
@@ -57,10 +57,8 @@ def main(corpus: Path | None = None) -> dict[str, object]:
         assistant.embedder = warm
         report = assistant.ingest()
         rows[backend] = {"chunks": report.chunks_written, "seconds": report.seconds}
-        small = Settings(corpus_dir=CORPUS, index_dir=WORK / f"index-{backend}", embed_backend=backend,
-                         embed_cache=False)
+        small = Settings(corpus_dir=CORPUS, index_dir=small_index(backend), embed_backend=backend)
         scorer = Assistant.open(settings=small)
-        scorer.ingest()
         overall = ev.evaluate(scorer, GOLD, ["cityqa"], corpus_dir=CORPUS)["systems"]["cityqa"]["overall"]
         rows[backend]["hit@1"] = overall["hit@1"]
         rows[backend]["short_answer_recall"] = overall["short_answer_recall"]
