@@ -51,6 +51,7 @@ def run_size(size: int, pool: int) -> dict[str, object]:
     folder = WORK / f"pool-{pool}"
     corpus = generate(folder / f"corpus-{size}", size, pool_size=pool)
     index = folder / f"index-{size}"
+    shutil.rmtree(index, ignore_errors=True)  # a fresh build: its size on disk, not an earlier run's leftovers
     settings = Settings(corpus_dir=corpus, index_dir=index, embed_cache_dir=WORK / "embed-cache")
     embedder = Embedder(settings.embed_model, settings.embed_batch_size)
     assistant = Assistant.open(settings=settings)

@@ -145,6 +145,20 @@ def test_settings_mismatch_is_refused_until_rebuild(small: tuple[Settings, Path]
     assert names == [f"cityqa-{other.fingerprint()}"]  # the old collection is dropped after the switch
 
 
+def test_a_rebuild_with_other_settings_leaves_no_old_vector_files(small: tuple[Settings, Path]) -> None:
+    """chromadb's delete_collection leaves the HNSW folder behind (chroma-core/chroma#5520); the rebuild removes it."""
+    settings, _ = small
+    ingest(settings)
+    chroma = settings.index_dir / "chroma"
+    before = {p.name for p in chroma.iterdir() if p.is_dir()}
+    assert before  # the first build's vector segment folder
+    other = settings.model_copy(update={"chunk_max_words": 60})
+    ingest(other, rebuild=True)
+    after = {p.name for p in chroma.iterdir() if p.is_dir()}
+    assert not before & after and len(after) == 1
+    assert "Port Alder" in Assistant.open(settings=other).ask("When did Port Alder open a trade office?").answer
+
+
 def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="run `cityqa ingest"):
         Assistant.open(index_dir=tmp_path / "nothing").ask("Anything?")
