@@ -34,8 +34,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	touch $@
 
 # builds the index on first run, then only re-embeds files that changed
+# builds the index if there is none, updates it if the corpus changed, rebuilds it if the settings changed
 index: install
-	$(VENV)/bin/cityqa ingest
+	$(VENV)/bin/cityqa ingest --rebuild-if-changed
 
 # Debian's Chromium for the browser tests (never `playwright install`: nothing is downloaded at run time)
 browser:

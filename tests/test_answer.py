@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_idf_stops_growing_past_one_chunk_in_five_hundred() -> None:
 
     def idf(n: int, df: dict[str, int]) -> dict[str, float]:
         nodes = NodeStore([], np.zeros((0, 2, 384), np.float16), doc_freq=Counter(df))
-        nodes.chunks = [None] * n  # type: ignore[list-item] - only the count matters here
+        nodes.chunks = [SimpleNamespace(source="one.txt")] * n  # type: ignore[list-item] - only the count matters
         return Extractor(nodes, Settings()).idf
 
     large = idf(100_000, {"rare": 1, "rarer": 2, "common": 10_000})
@@ -112,3 +113,32 @@ def test_idf_stops_growing_past_one_chunk_in_five_hundred() -> None:
     assert large["rare"] / large["common"] < 3  # without the floor: 11.5 / 2.4
     small = idf(43, {"rare": 1, "common": 10})
     assert small["rare"] == pytest.approx(np.log(1 + 43 / 1), rel=0.03)  # a report-sized index barely notices
+
+
+def test_word_weights_come_from_the_passages_own_document(tmp_path, assistant: Assistant) -> None:
+    """Adding many unrelated documents that all say "mayor" leaves the report's weight for "mayor" nearly as it was:
+    the weights of a document's sentences come from that document, with the whole index only as a prior."""
+    import shutil
+
+    from cityqa import Settings
+    from conftest import REPORT
+
+    extractor = assistant.engine.extractor
+    report_alone = extractor.weights(["mayor", "fresno"], REPORT.name)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPORT, corpus / REPORT.name)
+    for i in range(40):
+        (corpus / f"town-{i}.txt").write_text(
+            "\n\n".join(f"Mayor Ana Voss of Town {i}-{j} led a delegation abroad." for j in range(5)), "utf-8"
+        )
+    crowded = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    crowded.embedder = assistant.embedder
+    crowded.ingest()
+    among_towns = crowded.engine.extractor.weights(["mayor", "fresno"], REPORT.name)
+    index_wide = crowded.engine.extractor.idf
+    assert index_wide["mayor"] < 0.5 * index_wide["fresno"]  # over the whole index, "mayor" is now common
+    ratio_alone = report_alone["mayor"] / report_alone["fresno"]
+    assert among_towns["mayor"] / among_towns["fresno"] == pytest.approx(ratio_alone, rel=0.15)
+    answer = crowded.ask("Who is the mayor of Fresno?")
+    assert answer.citations and answer.citations[0].source == REPORT.name and "Dyer" in answer.answer

@@ -13,8 +13,10 @@ import pytest
 from conftest import make_corpus
 
 
-def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+def run(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "cityqa.cli", *args], cwd=cwd, env=env, input=stdin, capture_output=True,
         text=True, timeout=300,
@@ -61,6 +63,24 @@ def test_missing_index_exit_code_and_message(tmp_path: Path) -> None:
     result = run("ask", "--index", str(tmp_path / "none"), "Anything?", cwd=tmp_path)
     assert result.returncode == 3
     assert "run `cityqa ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest_refuses_other_settings_unless_told_to_rebuild(tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "corpus")
+    for path in corpus.iterdir():  # the interview notes are enough
+        if path.suffix != ".md":
+            path.unlink()
+    first = run("ingest", "--corpus", "corpus", "--index", "idx", cwd=tmp_path, env={"CITYQA_CHUNK_MAX_WORDS": "60"})
+    assert first.returncode == 0, first.stderr
+    refused = run("ingest", "--corpus", "corpus", "--index", "idx", cwd=tmp_path)
+    assert refused.returncode == 4 and "cityqa ingest --rebuild" in refused.stderr
+    assert "chunk_max_words: index has 60, settings say 180" in refused.stderr
+    rebuilt = run("ingest", "--corpus", "corpus", "--index", "idx", "--rebuild-if-changed", "--json", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "built with other settings (chunk_max_words: index has 60" in rebuilt.stderr
+    assert "rebuilding it" in rebuilt.stderr and json.loads(rebuilt.stdout)["chunks_written"] > 0
+    again = run("ingest", "--corpus", "corpus", "--index", "idx", "--rebuild-if-changed", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["chunks_written"] == 0 and not again.stderr.strip()  # same settings: no rebuild
 
 
 def test_no_question_is_a_usage_error(tmp_path: Path) -> None:

@@ -44,6 +44,13 @@ W_MEANING, W_WORDS = 0.55, 0.45
 # "international affairs") outweighs the rest of the question. No effect on a report-sized index (43 chunks: the
 # floor is 0.09 of a chunk); among 96k distractors hit@1 0.889 -> 0.906 (the 117 gold questions without history).
 MIN_DF_SHARE = 0.002
+# A word's weight comes mostly from the document the passage is in: how specific the word is within that document
+# (its chunks), blended with the whole index as a prior worth this many chunks, so a one-chunk memo leans on the
+# index and a report on itself. Then adding unrelated documents barely changes how a document's sentences are
+# weighed: among 96k report-like distractor chunks "mayor" is everywhere, but within the report it still points at
+# the mayor's sentence. hit@1 among distractors (117 gold questions without history): 1k 0.923 -> 0.949, 10k
+# 0.906 -> 0.949, 96k 0.906 -> 0.940; the shipped corpus (one document) is unchanged.
+LOCAL_PRIOR_CHUNKS = 5.0
 NEAR_BEST = 0.8  # a sentence scoring this share of the best may widen its quote or join its glossary entry
 COUNT_OF_OTHER = 0.5  # "how many staff…?" answered by a sentence whose numbers count something else
 TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
@@ -111,6 +118,24 @@ class Extractor:
         # A question word the documents never use cannot tell their sentences apart; it still counts against
         # every sentence (the documents may not cover the topic) but only as much as a typical word.
         self.unseen_idf = float(np.median(list(self.idf.values()))) if self.idf else 1.0
+        self._chunks_of: dict[str, list[int]] = {}
+        for i, chunk in enumerate(nodes.chunks):
+            self._chunks_of.setdefault(chunk.source, []).append(i)
+        self._doc_freq: dict[str, Counter[str]] = {}  # per source, counted on first use (a few ms per document)
+
+    def weights(self, terms: list[str], source: str) -> dict[str, float]:
+        """Each question term's weight for sentences of `source`: its idf within that document, blended with its
+        idf over the whole index (see LOCAL_PRIOR_CHUNKS)."""
+        rows = self._chunks_of.get(source, [])
+        df = self._doc_freq.get(source)
+        if df is None:
+            df = self._doc_freq[source] = document_frequencies(self.nodes.chunks[i] for i in rows)
+        n, prior = len(rows), LOCAL_PRIOR_CHUNKS
+        weights = {}
+        for term in terms:
+            local = math.log(1 + (n + 1) / (df.get(term, 0) + 1))
+            weights[term] = (n * local + prior * self.idf.get(term, self.unseen_idf)) / (n + prior)
+        return weights
 
     def answer(self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
         ranked = self.rank_sentences(resolved, query_vector, hits)
@@ -132,9 +157,15 @@ class Extractor:
     def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Every sentence of `hits`, best first (ties: the better-ranked passage first)."""
         terms = [t for t in content_terms(question) if t not in _TYPE_WORDS]
-        weights = {t: self.idf.get(t, self.unseen_idf) for t in terms}
-        asked = _Question(Focus.of(question), weights, sum(weights.values()) or 1.0, query_vector.astype(np.float32))
-        scored = [s for hit in hits for s in self._score_passage(asked, hit)]
+        focus, vector = Focus.of(question), query_vector.astype(np.float32)
+        asked: dict[str, _Question] = {}  # per source document (see weights)
+        scored = []
+        for hit in hits:
+            source = hit.chunk.source
+            if source not in asked:
+                weights = self.weights(terms, source)
+                asked[source] = _Question(focus, weights, sum(weights.values()) or 1.0, vector)
+            scored += self._score_passage(asked[source], hit)
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
 

@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/ or CITYQA_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: index/ or CITYQA_INDEX_DIR)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything, e.g. after changing the model")
+    p.add_argument(
+        "--rebuild-if-changed", action="store_true",
+        help="rebuild instead of refusing when the index was built with other settings (`make run` uses this)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_ingest)
 
@@ -78,9 +82,17 @@ def _settings(args: argparse.Namespace) -> object:
 
 def _ingest(args: argparse.Namespace) -> int:
     from .assistant import Assistant
+    from .errors import IndexMismatchError
 
-    settings = _settings(args)
-    report = Assistant.open(settings=settings).ingest(rebuild=args.rebuild)  # type: ignore[arg-type]
+    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    try:
+        report = assistant.ingest(rebuild=args.rebuild)
+    except IndexMismatchError as exc:
+        if not args.rebuild_if_changed:
+            raise
+        print(f"The index at {exc.index_dir} was built with other settings ({exc.diff}); rebuilding it.",
+              file=sys.stderr)
+        report = assistant.ingest(rebuild=True)
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
 

@@ -39,6 +39,7 @@ class IndexMismatchError(CityqaError):
             for key in sorted(set(built_with) | set(current))
             if built_with.get(key) != current.get(key)
         )
+        self.index_dir, self.diff = index_dir, diff
         super().__init__(
             f"The index at {index_dir} was built with different settings ({diff}). "
             "Mixing them would return wrong passages: run `cityqa ingest --rebuild` to rebuild it "
