@@ -137,8 +137,13 @@ class Extractor:
             weights[term] = (n * local + prior * self.idf.get(term, self.unseen_idf)) / (n + prior)
         return weights
 
-    def answer(self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
-        ranked = self.rank_sentences(resolved, query_vector, hits)
+    def answer(
+        self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit],
+        ranked: list[Scored] | None = None,
+    ) -> Answer:
+        """Quote the best sentence of `hits` for `resolved`, or abstain. `ranked`: `rank_sentences(resolved,
+        query_vector, hits)` when the caller has already computed it (to reorder the passages as well)."""
+        ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.settings.abstain_threshold:
             return Answer(

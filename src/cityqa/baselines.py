@@ -120,10 +120,11 @@ class SingleRetrieverSystem:
         resolved = resolve(cleaned, list(history or []), engine.people)
         vector = self.assistant.embedder.encode_one(resolved)
         hits = self.hits(resolved, vector.tolist())
-        answer = engine.extractor.answer(cleaned, resolved, vector, hits)
+        sentences = engine.extractor.rank_sentences(resolved, vector, hits)  # once: for the answer and the order
+        answer = engine.extractor.answer(cleaned, resolved, vector, hits, ranked=sentences)
         answer.question = question
         seconds = time.perf_counter() - start
-        ranked = engine.extractor.rerank(hits, engine.extractor.rank_sentences(resolved, vector, hits))
+        ranked = engine.extractor.rerank(hits, sentences)
         return Response(answer, [hit_span(hit) for hit in ranked], seconds)
 
     def hits(self, query: str, vector: list[float]) -> list[Hit]:
