@@ -372,8 +372,6 @@ def _has_type(text: str, wants: str, asked: frozenset[str]) -> bool:
     )
 
 
-
-
 def _counts(text: str, head: frozenset[str]) -> bool:
     """Whether a number in `text` counts what "how many <head>" asks about: "a nine-day trip" counts days,
     "three out of the nine cities … had staff" counts cities, not staff."""
