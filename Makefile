@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install dev index lint bench bench-quick browser clean
+.PHONY: run test install dev index lint bench bench-quick browser clean train
 
 run: install index
 	$(PY) app.py
@@ -52,6 +52,11 @@ bench: dev
 # the same without the 100k-chunk scale run (about 10-15 min)
 bench-quick: dev
 	$(PY) benchmarks/run.py --quick
+
+# refit the answer scorer shipped in src/cityqa/models/ (about 30-40 min on 2 cores; see README "Answer scorer")
+SQUAD ?= ../shared/bench/squad-public.json
+train: install
+	$(PY) -m cityqa.train --squad $(SQUAD) --work train-work
 
 clean:
 	rm -rf $(VENV) index/chroma index/gen-* index/manifest.json

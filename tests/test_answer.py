@@ -8,8 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from cityqa import Assistant
-from cityqa.answer import Focus, _counts, answer_type, quote_span
-from cityqa.text import content_terms
+from cityqa.answer import is_list_question, leans_back, quote_span
 
 
 def test_one_sentence_unless_the_question_names_a_glossary_entry(assistant: Assistant) -> None:
@@ -17,8 +16,7 @@ def test_one_sentence_unless_the_question_names_a_glossary_entry(assistant: Assi
     assert len(plain.citations) == 1 and "flag-raising ceremony" in plain.answer
     entry = assistant.ask("What counts as a City-Led Mission Abroad?")
     assert [c.quote.split(":")[0] for c in entry.citations][:1] == ["City-Led Missions Abroad"]
-    assert len(entry.citations) == 2 and "World Trade Centers" in entry.answer
-    assert len({c.chunk_id for c in entry.citations}) == 1
+    assert len({c.chunk_id for c in entry.citations}) == 1  # more sentences only from the same entry
 
 
 def test_glossary_entry_of_the_named_term_wins(assistant: Assistant) -> None:
@@ -27,55 +25,73 @@ def test_glossary_entry_of_the_named_term_wins(assistant: Assistant) -> None:
 
 
 def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it(assistant: Assistant) -> None:
-    answer = assistant.ask("Which California city was among the founding members of the sister cities movement?")
-    quote = answer.citations[0].quote
-    assert quote.startswith("San José’s record of global engagement") and "charter member" in quote
-    size = assistant.ask("How does the paper describe Fresno's size?")
-    assert "Fresno, on the other hand" in size.answer and "midsized city" in size.answer
+    chunk = next(c for c in assistant.engine.nodes.chunks if "It is a midsized city" in c.text)
+    index = next(i for i, s in enumerate(chunk.sentences) if chunk.sentence_text(s).startswith("It is a midsized"))
+    start, end = quote_span(chunk, chunk.sentences[index])
+    assert (start, end) == (chunk.sentences[index - 1].start, chunk.sentences[index].end)
+    assert assistant.engine.nodes.chunks and "Fresno" in chunk.text[start - chunk.start : end - chunk.start]
 
 
 @pytest.mark.parametrize(
     ("sentence", "leans"),
     [
-        ("In the 1950s, the city was a leader in the sister cities movement.", True),
+        ("In the 1950s, it was a leader in the sister cities movement.", True),
         ("Given this, most of the cities do not have public communications strategies.", True),
         ("It is a midsized city without a major port.", True),
+        ("They signed the agreement in 1990.", True),
         ("In 2024, seven of the nine cities had an office.", False),
         ("The city of Fresno lacks many global components.", False),
+        ("Italy joined later.", False),
     ],
 )
-def test_which_sentences_lean_on_the_one_before(assistant: Assistant, sentence: str, leans: bool) -> None:
-    from cityqa.answer import _ANAPHORA
-
-    assert bool(_ANAPHORA.match(sentence)) is leans
-
-
-def test_which_city_wants_a_sentence_naming_a_city() -> None:
-    assert Focus.of("Which city lacks a dedicated international affairs role?").wants_place == "city"
-    assert Focus.of("Which California city was a charter member?").wants_place == "city"
-    assert Focus.of("Which city networks is Oakland a member of?").wants_place is None
-    assert Focus.of("Which countries did the mayor visit?").wants_place == "country"
-    assert Focus.of("How many cities had an office in 2024?").wants_place is None  # a count answers it
+def test_which_sentences_lean_on_the_one_before(sentence: str, leans: bool) -> None:
+    """English pronouns and "given this" only: nothing about the report's own wording."""
+    assert leans_back(1, sentence) is leans
+    assert not leans_back(0, sentence)  # a passage's first sentence has nothing before it to lean on
 
 
-def test_who_holds_a_role_wants_a_name_not_another_role(assistant: Assistant) -> None:
-    assert answer_type("Who is San José's International Programs Manager?") == "person-name"
-    assert answer_type("Who joins the international affairs manager?") == "person"
-    answer = assistant.ask("Who is the Director of International Trade and Commerce for the City of San Francisco?")
-    assert "Mark Chandler" in answer.citations[0].quote and len(answer.citations) == 1
+@pytest.mark.parametrize(
+    ("question", "is_list"),
+    [
+        ("Which countries did San José visit on trade missions?", True),
+        ("What cities have an office of international affairs?", True),
+        ("List the sister cities of the town.", True),
+        ("Which California city lacks a dedicated international affairs role?", False),
+        ("What is the annual budget of the office?", False),
+        ("What does the mayor's office do?", False),
+    ],
+)
+def test_list_questions(question: str, is_list: bool) -> None:
+    assert is_list_question(question) is is_list
 
 
-def test_how_many_needs_a_number_counting_the_thing_asked() -> None:
-    staff = frozenset(content_terms("staff"))
-    assert not _counts("In 2010, three out of the nine cities studied had offices or staff members.", staff)
-    assert _counts("The office grew to a director and three contracted staff.", staff)
-    assert _counts("a nine-day trip to Singapore", frozenset(content_terms("days")))
-    assert not _counts("In 2019 the staff travelled.", staff)  # a year is not a count
+def test_a_list_answer_quotes_only_sentences_that_add_names(assistant: Assistant) -> None:
+    answer = assistant.ask("Which countries did San José visit on trade missions in the 1990s and early 2000s?")
+    assert 1 <= len(answer.citations) <= assistant.settings.max_answer_sentences
+    quotes = [c.quote for c in answer.citations]
+    assert len(set(quotes)) == len(quotes)
 
 
-def test_count_of_something_else_abstains(assistant: Assistant) -> None:
-    answer = assistant.ask("How many staff work in the Los Angeles international affairs office?")
-    assert answer.abstained, answer.answer
+def test_confidence_is_the_probability_shown_and_decides_abstention(assistant: Assistant) -> None:
+    answered = assistant.ask("Who is the mayor of San José?")
+    assert not answered.abstained and "Matt Mahan" in answered.answer
+    threshold = assistant.engine.extractor.threshold
+    assert threshold <= answered.confidence <= 1.0
+    assert answered.citations[0].score == pytest.approx(answered.confidence, abs=1e-4)
+    missing = assistant.ask("What is the GDP of the Los Angeles metropolitan area?")
+    assert missing.abstained and 0.0 <= missing.confidence < threshold
+    assert all(c.score <= missing.confidence + 1e-4 for c in missing.related)
+
+
+def test_the_abstention_threshold_setting_overrides_the_scorers(settings, assistant: Assistant) -> None:
+    from cityqa.answer import Extractor
+
+    nodes = assistant.engine.nodes
+    strict = Extractor(nodes, settings.model_copy(update={"abstain_threshold": 0.999}), embedder=assistant.embedder)
+    assert strict.threshold == 0.999 and assistant.engine.extractor.threshold == strict.model.threshold
+    vector = assistant.embedder.encode_one("Who is the mayor of San José?")
+    hits = assistant.engine.retriever.retrieve("Who is the mayor of San José?", vector, 6)
+    assert strict.answer("q", "Who is the mayor of San José?", vector, hits).abstained
 
 
 def test_passages_come_in_the_order_the_answer_cites_them(assistant: Assistant) -> None:
@@ -140,5 +156,5 @@ def test_word_weights_come_from_the_passages_own_document(tmp_path, assistant: A
     assert index_wide["mayor"] < 0.5 * index_wide["fresno"]  # over the whole index, "mayor" is now common
     ratio_alone = report_alone["mayor"] / report_alone["fresno"]
     assert among_towns["mayor"] / among_towns["fresno"] == pytest.approx(ratio_alone, rel=0.15)
-    answer = crowded.ask("Who is the mayor of Fresno?")
-    assert answer.citations and answer.citations[0].source == REPORT.name and "Dyer" in answer.answer
+    answer = crowded.ask("Who is the mayor of San José?")
+    assert answer.citations and answer.citations[0].source == REPORT.name and "Matt Mahan" in answer.answer

@@ -40,13 +40,16 @@ def test_ingest_again_does_nothing(workdir: Path) -> None:
 
 
 def test_ask_json_lines_for_several_questions(workdir: Path) -> None:
-    (workdir / "qs.txt").write_text("Who is the mayor of San José?\n\nWhat is the population of Fresno?\n")
+    (workdir / "qs.txt").write_text(
+        "Who is the mayor of San José?\n\nWhat is the GDP of the Los Angeles metropolitan area?\n"
+    )
     result = run("ask", "--index", "idx", "--json", "--file", "qs.txt", "When was Joe Hedges interviewed?",
                  cwd=workdir)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [x["question"] for x in lines] == [
-        "When was Joe Hedges interviewed?", "Who is the mayor of San José?", "What is the population of Fresno?",
+        "When was Joe Hedges interviewed?", "Who is the mayor of San José?",
+        "What is the GDP of the Los Angeles metropolitan area?",
     ]
     assert "December 1, 2023" in " ".join(lines[0]["answer"].split())
     assert "Matt Mahan" in lines[1]["answer"] and lines[1]["citations"][0]["quote"] in lines[1]["answer"]

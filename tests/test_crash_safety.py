@@ -323,7 +323,7 @@ def test_ingest_survives_sigkill_at_random_points(tmp_path: Path) -> None:
         assert entry["version"] in {"A", "B"}, entry
         assert entry["unique_node_ids"] and entry["nodes_match_manifest"], entry
         assert not entry["missing_in_chroma"] and not entry["chroma_duplicates"], entry
-        assert entry["answers_as_before_or_after"], entry
+        assert entry["answers_as_before_or_after"], (entry["kind"], entry["answer_diffs"])
     final = result["final"]
     assert final["version"] == result["final_version"]
     assert result["final_chroma_equals_nodes"] and final["unique_node_ids"] and final["nodes_match_manifest"]

@@ -36,7 +36,7 @@ from conftest import GOLD, load_jsonl
 
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
 LA_DEPUTY = "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?"
-SAN_DIEGO_BUDGET = "What is the annual budget of San Diego's Office of Global Affairs?"
+NOT_COVERED = "How many hotels belong to San Diego's tourism association?"
 ALL, REPORT, INTERVIEWS = "All documents", "Report only", "Interviews only"
 
 
@@ -207,7 +207,7 @@ def test_follow_up_uses_the_conversation(client: Client) -> None:
 
 
 def test_abstains_visibly(client: Client) -> None:
-    text = ask(client, SAN_DIEGO_BUDGET)
+    text = ask(client, NOT_COVERED)
     assert text.startswith("**Not found") and "Closest passages" in text
 
 

@@ -11,6 +11,7 @@ from .errors import (
     IndexMismatchError,
     IndexNotFoundError,
     InputTooLongError,
+    SquadFormatError,
     UnreadableFileError,
 )
 from .settings import Settings
@@ -36,6 +37,7 @@ __all__ = [
     "Mismatch",
     "SearchFilters",
     "Settings",
+    "SquadFormatError",
     "UnreadableFileError",
     "Verdict",
 ]

@@ -1,13 +1,13 @@
 """The extractive answerer: quote the sentence that best answers the question, with its citation.
 
-Each sentence of the retrieved passages is scored against the question by meaning (cosine of precomputed
-sentence vectors) and by words (share of the question's idf-weighted content terms it contains, counting its
-section heading and interview fields), adjusted for the kind of answer the question asks for (a date for
-"when", a number counting the thing asked for "how many", a name for "who", a city for "which city"). The best
-sentence above the abstention threshold is the answer, verbatim (with the sentence before it when it leans on
-it, and the rest of a glossary entry the question names); below it the assistant says the documents do not
-contain the answer and lists the closest passages instead. The passages themselves are reordered by their best
-sentence (`rerank`).
+Every sentence of the retrieved passages is a candidate. The learned scorer (`scorer.py`) gives each one the
+probability that it holds the answer: generic features (meaning, word coverage, the kind of answer asked for
+against what the sentence holds, the passage's rank) in a logistic regression, then a fine-tuned cross-encoder
+over the best few, combined and calibrated on data the scorer was not fitted on. The best sentence is the answer,
+verbatim, when its probability reaches the abstention threshold (with the sentence before it when it opens with a
+pronoun, the rest of a glossary entry the question names, and for list questions up to two more sentences that
+add names or numbers the first lacks); below it the assistant says the documents do not contain the answer and
+lists the closest passages instead. The passages themselves are reordered by their best sentence (`rerank`).
 """
 
 from __future__ import annotations
@@ -17,55 +17,42 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .entities import (
-    COUNTRIES,
-    NUMBER_WORDS,
-    find_dates,
-    find_person_names,
-    find_places,
-    find_years,
-    has_number,
-    named_spans,
-    strip_years,
+from .embeddings import Embedder
+from .scorer import (
+    QuestionView,
+    ScorerModel,
+    alignment,
+    bigram_share,
+    feature_matrix,
+    log1p,
+    merge_logits,
+    sentence_types,
+    share_found,
+    stage2_features,
+    values_missing,
 )
 from .settings import Settings
 from .store import NodeStore
-from .text import content_terms, normalise_space
+from .text import content_terms, normalise_space, term_tuple
 from .types import Answer, Chunk, Citation, Hit, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
-W_MEANING, W_WORDS = 0.55, 0.45
 # Every term counts as found in at least this share of the chunks more than it is. Past ~1 in 500 chunks a word
 # is as specific as a question word gets; without the floor, idf keeps growing with the corpus (log N), and in a
-# large index one word the collection rarely uses ("San José" among 96k distractor chunks: idf 9 against 1-2 for
-# "international affairs") outweighs the rest of the question. No effect on a report-sized index (43 chunks: the
-# floor is 0.09 of a chunk); among 96k distractors hit@1 0.889 -> 0.906 (the 117 gold questions without history).
+# large index one word the collection rarely uses outweighs the rest of the question (among 96k distractor
+# chunks hit@1 0.889 -> 0.906 with the floor; no effect on a small index).
 MIN_DF_SHARE = 0.002
 # A word's weight comes mostly from the document the passage is in: how specific the word is within that document
 # (its chunks), blended with the whole index as a prior worth this many chunks, so a one-chunk memo leans on the
-# index and a report on itself. Then adding unrelated documents barely changes how a document's sentences are
-# weighed: among 96k report-like distractor chunks "mayor" is everywhere, but within the report it still points at
-# the mayor's sentence. hit@1 among distractors (117 gold questions without history): 1k 0.923 -> 0.949, 10k
-# 0.906 -> 0.949, 96k 0.906 -> 0.940; the shipped corpus (one document) is unchanged.
+# index and a long document on itself. Adding unrelated documents then barely changes how a document's sentences
+# are weighed (among 96k distractor chunks hit@1 0.906 -> 0.940).
 LOCAL_PRIOR_CHUNKS = 5.0
-NEAR_BEST = 0.8  # a sentence scoring this share of the best may widen its quote or join its glossary entry
-COUNT_OF_OTHER = 0.5  # "how many staff…?" answered by a sentence whose numbers count something else
-TYPE_PENALTY = 0.35  # factor for a sentence that lacks the kind of value the question asks for
-DEFINITION_MATCH = 1.2  # the glossary entry of a term the question names
-PLACE_MATCH = 1.1  # a sentence naming countries (cities) for "which countries (cities)…?" names what is asked
-# A question names things (places, people, organisations) and asks for one attribute of them ("the *budget* of
-# X", "how many *consulates*"). A sentence that names neither is about something else, however similar it
-# sounds: that is what separates "Who is the mayor of San José?" (answered) from "Who is the mayor of Oakland?"
-# (not in the documents). Missing from the sentence but named close by costs less.
-MISSING_NEARBY = 0.95  # named by the heading, the interview fields or the sentence before
-MISSING_IN_PASSAGE = 0.85
-MISSING_EVERYWHERE = 0.7
-MISSING_PLACE = 0.6  # the passage never names the city or country asked about: it is about somewhere else
-_TYPE_WORDS = set(content_terms("country countries city cities year years date"))  # checked by type instead
-_GENERIC_HEADS = {"name", "kind", "type", "number", "part", "role", "way", "example", "one", "thing", "main"}
+FURTHER_SHARE = 0.5  # a further sentence of a list answer needs this share of the best's probability
+W_MEANING, W_WORDS = 0.55, 0.45  # `rank_by_similarity`: the fact-checker's evidence order
 
 
 @dataclass
@@ -73,44 +60,34 @@ class Scored:
     hit: Hit
     sentence: Sentence
     row: int  # row in the NodeStore's sentence vectors
-    score: float
-    meaning: float
-    coverage: float
-    entry: bool = False  # part of the glossary entry of a term the question names (Focus.defines)
+    score: float  # the calibrated probability that this sentence answers the question (ranking order)
+    entry: bool = False  # part of the glossary entry of a term the question names
 
 
 @dataclass
 class _Question:
-    """What scoring a sentence needs from the question, computed once per question."""
+    """Word weights of a question for sentences of one document."""
 
-    focus: Focus
     weights: dict[str, float]  # content term -> idf
     total: float
-    vector: np.ndarray
 
-    def coverage(self, present: set[str], nearby: set[str]) -> float:
+    def coverage(self, present: set[str], nearby: set[str] | frozenset[str] = frozenset()) -> float:
         """Share of the question's idf weight the sentence holds; half credit for terms only nearby."""
         full = sum(w for t, w in self.weights.items() if t in present)
         half = sum(w for t, w in self.weights.items() if t in nearby and t not in present)
-        return full / self.total + 0.5 * half / self.total
-
-    def fit(self, text: str) -> float:
-        """1, or a penalty when `text` lacks the kind of value asked for (see answer_type) or, for "how many X",
-        its numbers count something other than X."""
-        focus = self.focus
-        if focus.wants and not _has_type(text, focus.wants, focus.asked):
-            return TYPE_PENALTY
-        if focus.wants == "number" and focus.head and not _counts(text, focus.head):
-            return COUNT_OF_OTHER
-        return 1.0
+        return min(1.0, full / self.total + 0.5 * half / self.total)
 
 
 class Extractor:
     """Scores and selects answer sentences within one index generation."""
 
-    def __init__(self, nodes: NodeStore, settings: Settings) -> None:
+    def __init__(
+        self, nodes: NodeStore, settings: Settings, model: ScorerModel | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.nodes = nodes
         self.settings = settings
+        self._model = model
+        self.embedder = embedder  # token vectors for stage 2; without one, stage 1 decides alone
         df = nodes.doc_freq if nodes.doc_freq is not None else document_frequencies(nodes.chunks)
         n = max(1, len(nodes.chunks))
         floor = MIN_DF_SHARE * n
@@ -122,6 +99,19 @@ class Extractor:
         for i, chunk in enumerate(nodes.chunks):
             self._chunks_of.setdefault(chunk.source, []).append(i)
         self._doc_freq: dict[str, Counter[str]] = {}  # per source, counted on first use (a few ms per document)
+
+    @property
+    def model(self) -> ScorerModel:
+        """The fitted scorer, loaded on first use (candidate features alone do not need it)."""
+        if self._model is None:
+            self._model = ScorerModel(self.settings.scorer_dir)
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        """The abstention threshold: the setting, else the one chosen with the scorer on held-out data."""
+        setting = self.settings.abstain_threshold
+        return self.model.threshold if setting is None else setting
 
     def weights(self, terms: list[str], source: str) -> dict[str, float]:
         """Each question term's weight for sentences of `source`: its idf within that document, blended with its
@@ -145,12 +135,12 @@ class Extractor:
         query_vector, hits)` when the caller has already computed it (to reorder the passages as well)."""
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
-        if best < self.settings.abstain_threshold:
+        if best < self.threshold:
             return Answer(
                 question=question, answer=NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
             )
-        chosen = self._select(ranked)
+        chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
         text = " ".join(f"{normalise_space(c.quote)} [{c.n}]" for c in citations)
         return Answer(
@@ -159,87 +149,138 @@ class Extractor:
             resolved_question=_changed(question, resolved),
         )
 
-    def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
-        """Every sentence of `hits`, best first (ties: the better-ranked passage first)."""
-        terms = [t for t in content_terms(question) if t not in _TYPE_WORDS]
-        focus, vector = Focus.of(question), query_vector.astype(np.float32)
+    # ------------------------------------------------------------ scoring
+
+    def candidates(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], list[dict]]:
+        """Every sentence of `hits` with its raw feature values (see `scorer.FEATURES`), unscored."""
+        view = QuestionView.of(question)
+        vector = query_vector.astype(np.float32)
         asked: dict[str, _Question] = {}  # per source document (see weights)
-        scored = []
+        out: list[Scored] = []
+        rows: list[dict[str, Any]] = []
         for hit in hits:
             source = hit.chunk.source
             if source not in asked:
-                weights = self.weights(terms, source)
-                asked[source] = _Question(focus, weights, sum(weights.values()) or 1.0, vector)
-            scored += self._score_passage(asked[source], hit)
-        scored.sort(key=lambda s: (-s.score, s.hit.rank))
-        return scored
+                weights = self.weights(view.terms, source)
+                asked[source] = _Question(weights, sum(weights.values()) or 1.0)
+            self._passage_rows(view, asked[source], vector, hit, out, rows)
+        if rows:
+            best = max(r["cos_max"] for r in rows)
+            passage_best: dict[int, float] = {}
+            for s, r in zip(out, rows, strict=True):
+                passage_best[s.hit.index] = max(passage_best.get(s.hit.index, -1.0), r["cos_max"])
+            for s, r in zip(out, rows, strict=True):
+                r["d_cos_passage"] = passage_best[s.hit.index] - best
+        return out, rows
 
-    def _score_passage(self, asked: _Question, hit: Hit) -> list[Scored]:
-        chunk, focus = hit.chunk, asked.focus
+    def _passage_rows(
+        self, view: QuestionView, asked: _Question, vector: np.ndarray, hit: Hit, out: list[Scored], rows: list[dict]
+    ) -> None:
+        chunk = hit.chunk
         vectors = np.asarray(self.nodes.sentence_rows(hit.index), dtype=np.float32)
-        meanings = (vectors @ asked.vector).max(axis=1)  # the sentence alone or in context, whichever is closer
-        context = set(content_terms(" ".join(chunk.section) + " " + " ".join(chunk.metadata.values())))
-        passage = set(content_terms(chunk.search_text()))
-        entry = DEFINITION_MATCH if focus.defines(chunk.text) else 1.0
+        sims = vectors @ vector  # (n, 2): the sentence alone, in context
+        context = set(term_tuple(" ".join(chunk.section) + " " + " ".join(chunk.metadata.values())))
+        passage = set(term_tuple(chunk.search_text()))
+        coverage_passage = asked.coverage(passage)
+        names_passage = share_found(view.names, passage)
+        values_passage = values_missing(view, chunk.text)
+        entry = _defines(view, chunk)
         row0 = self.nodes.offsets[hit.index]
-        scored: list[Scored] = []
         previous, previous_text = set(), ""
         for i, sentence in enumerate(chunk.sentences):
             own_text = chunk.sentence_text(sentence)
-            own = set(content_terms(own_text))
-            # "It is a midsized city…" is quoted with the sentence before it (quote_span), so it is scored on that
-            # whole quote: "Fresno" counts as present.
-            anaphoric = leans_back(i, own_text)
-            text = f"{previous_text} {own_text}" if anaphoric else own_text
-            present = own | previous if anaphoric else own
-            nearby = context | previous  # the heading, interview fields and the sentence before
-            coverage = asked.coverage(present, nearby)
-            meaning = max(0.0, float(meanings[i]))
-            score = W_MEANING * meaning + W_WORDS * min(1.0, coverage)
-            score *= asked.fit(own_text)  # the answer's own sentence, not its antecedent, must hold the value
-            score *= entry * focus.penalty(text, present, present | nearby, passage)
-            scored.append(Scored(hit, sentence, row0 + i, score, meaning, coverage, entry > 1))
+            own = set(term_tuple(own_text))
+            back = leans_back(i, own_text)
+            present = own | previous if back else own
+            cos, cos_ctx = float(sims[i, 0]), float(sims[i, 1])
+            coverage = asked.coverage(present)
+            near = present | context | previous
+            missing = [w for t, w in asked.weights.items() if t not in near]
+            rows.append({
+                "cos": cos, "cos_ctx": cos_ctx, "cos_max": max(cos, cos_ctx), "coverage": coverage,
+                "coverage_near": asked.coverage(present, context | previous), "coverage_passage": coverage_passage,
+                "bigrams": bigram_share(view, f"{previous_text} {own_text}" if back else own_text),
+                "novel": log1p(len(own - view.asked)), "length": log1p(len(own_text.split())),
+                "first": float(i == 0),
+                "leans_back": float(back), "types": sentence_types(own_text, view.asked),
+                "has_names": float(bool(view.names)), "names_sentence": share_found(view.names, present),
+                "names_near": share_found(view.names, near), "names_passage": names_passage,
+                "values_missing": values_passage, "missing_top": max(missing, default=0.0) / asked.total,
+                "n_terms": float(len(present)), "head_sentence": float(view.head is None or view.head in present),
+                "head_near": float(view.head is None or view.head in near),
+                "interview": float(chunk.kind == "interview"),  # interview notes and register entries
+            })
+            out.append(Scored(hit, sentence, row0 + i, 0.0, entry))
             previous, previous_text = own, own_text
+
+    def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
+        """Every sentence of `hits`, best first; `score` is the calibrated probability that it answers `question`
+        for the best, and a share of it by logit for the others (ties: the better-ranked passage first)."""
+        scored, rows = self.candidates(question, query_vector, hits)
+        if not scored:
+            return []
+        model = self.model
+        features = feature_matrix(rows, QuestionView.of(question).qtype)
+        first = model.stage1.logit(features)
+        top = np.argsort(-first, kind="stable")[: self.settings.align_top_n]
+        align = np.zeros((len(scored), 3))
+        logits = first
+        if len(top) and self.embedder is not None:
+            vectors = self.embedder.token_vectors([question, *(self.quote_text(scored[i]) for i in top)])
+            align[top] = [alignment(vectors[0], v) for v in vectors[1:]]
+            logits = merge_logits(first, top, model.stage2.logit(stage2_features(first[top], align[top])))
+        confidence = model.confidence(logits, features, align)
+        best = float(logits.max())
+        for s, logit in zip(scored, logits, strict=True):
+            s.score = confidence * math.exp(min(0.0, float(logit) - best))
+        scored.sort(key=lambda s: (-s.score, s.hit.rank))
+        return scored
+
+    @staticmethod
+    def quote_text(s: Scored) -> str:
+        """The text a candidate would be quoted as (with the sentence before when it leans on it)."""
+        start, end = quote_span(s.hit.chunk, s.sentence)
+        return s.hit.chunk.text[start - s.hit.chunk.start : end - s.hit.chunk.start]
+
+    def rank_by_similarity(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
+        """Every sentence of `hits` ordered by meaning and words alone (no answer-type reasoning): how close a
+        sentence is to a statement, which is what the fact-checker looks for."""
+        scored, rows = self.candidates(question, query_vector, hits)
+        for s, r in zip(scored, rows, strict=True):
+            s.score = W_MEANING * max(0.0, r["cos_max"]) + W_WORDS * r["coverage"]
+        scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
 
     def rerank(self, hits: list[Hit], ranked: list[Scored]) -> list[Hit]:
         """The passages in the order of their best sentence's score, which is the order the answer cites and
-        lists them (ties keep the retriever's order). On the gold set this lifts hit@1 from 0.921 (fusion order)
-        to 0.961: the fused scores know which passage is about the question, the sentence scores which one
-        answers it."""
+        lists them (ties keep the retriever's order): the fused scores know which passage is about the
+        question, the sentence scores which one answers it."""
         best: dict[int, float] = {}
         for s in ranked:
             best.setdefault(s.hit.index, s.score)
         order = sorted(hits, key=lambda h: (-best.get(h.index, 0.0), h.rank))
         return [Hit(h.chunk, h.index, h.score, rank) for rank, h in enumerate(order)]
 
-    def _select(self, ranked: list[Scored]) -> list[Scored]:
-        """The best sentence; more only from the glossary entry the question asks about ("What counts as a
-        City-Led Mission Abroad?" takes the definition and its examples). Second-best sentences elsewhere were
-        measured on the gold set: 4 in 29 held the evidence, so they are offered as related passages instead.
-        A lower-ranked sentence whose quote takes in a chosen one ("It is a midsized city…" quoted with the
-        "Fresno…" sentence before it) replaces it: same passage, more of the answer."""
+    # ------------------------------------------------------------ selection
+
+    def _select(self, question: str, ranked: list[Scored]) -> list[Scored]:
+        """The best sentence; more only from the glossary entry the question asks about, or, for a list question
+        ("Which countries…?"), sentences that add names or numbers the chosen ones lack."""
         best = ranked[0]
-        near = NEAR_BEST * best.score
-        floor = max(self.settings.abstain_threshold, near)
         chosen = [best]
+        limit = self.settings.max_answer_sentences
+        wants_list = is_list_question(question)
         for cand in ranked[1:]:
-            if cand.score < near:
-                break
+            if len(chosen) >= limit or cand.score < self.threshold:
+                break  # the rest score lower still
             span = _quote_key(cand)
-            wider = [i for i, c in enumerate(chosen) if _contains(span, _quote_key(c)) and span != _quote_key(c)]
-            if wider:
-                kept = chosen[wider[0]]
-                chosen[wider[0]] = Scored(cand.hit, cand.sentence, cand.row, kept.score, cand.meaning, cand.coverage,
-                                          kept.entry)
-                continue
-            if not (cand.entry and cand.hit.index == best.hit.index) or cand.score < floor:
-                continue
-            if len(chosen) >= self.settings.max_answer_sentences:
-                continue
             if any(_overlaps(span, _quote_key(c)) or self._near_duplicate(cand, c) for c in chosen):
                 continue
-            chosen.append(cand)
+            entry = cand.entry and cand.hit.index == best.hit.index  # the rest of the glossary entry asked about
+            listed = (wants_list and cand.score >= FURTHER_SHARE * best.score
+                      and _adds_values(cand, chosen, question))
+            if entry or listed:
+                chosen.append(cand)
         return chosen
 
     def _near_duplicate(self, a: Scored, b: Scored) -> bool:
@@ -261,6 +302,48 @@ class Extractor:
         return related
 
 
+# A list question asks for several things: "Which countries…", "What cities…", "List…", "Name the…".
+_LIST = re.compile(
+    r"^\s*(?:list|name)\b|\b(?:which|what)\s+(?:[a-z-]+\s+)?[a-z-]{3,}(?:ies|[^su]s)\b(?<!\bis)", re.I
+)
+_VALUES = re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|\b\d[\d,.]*\b")
+
+
+def is_list_question(question: str) -> bool:
+    match = _LIST.search(question)
+    return bool(match) and not re.search(r"\b(this|does|was|has|its)$", match.group(0), re.I)
+
+
+def _values(text: str) -> set[str]:
+    return {m.group(0).lower() for m in _VALUES.finditer(text)}
+
+
+def _adds_values(cand: Scored, chosen: list[Scored], question: str) -> bool:
+    """Whether the candidate's quote names something (a name, a number) that neither the question nor the
+    sentences already chosen name."""
+    quote = Extractor.quote_text
+    known = _values(question).union(*(_values(quote(c)) for c in chosen))
+    words = quote(cand).split()
+    return bool(_values(quote(cand)) - known - {words[0].lower() if words else ""})
+
+
+_LABEL = re.compile(r"^\s*([^:.;]{3,80}):\s")
+
+
+def _defines(view: QuestionView, chunk: Chunk) -> bool:
+    """Whether `chunk` is the glossary entry ("Global Universities: Approximation of…") of a term the question
+    names: every sentence of the entry is then about what was asked."""
+    label = _LABEL.match(chunk.text)
+    if not label:
+        return False
+    terms = set(content_terms(label.group(1)))
+    return bool(terms) and terms <= view.asked
+
+
+def _changed(question: str, resolved: str) -> str | None:
+    return resolved if resolved != question else None
+
+
 def document_frequencies(chunks: Iterable[Chunk]) -> Counter[str]:
     """In how many chunks each content term occurs (the answerer's idf). Computed once at ingest and stored
     with the generation; recomputed here only for node stores that do not carry it."""
@@ -270,11 +353,11 @@ def document_frequencies(chunks: Iterable[Chunk]) -> Counter[str]:
     return df
 
 
-# A sentence that leans on the one before: it opens with a pronoun, "the city", or "given this", possibly after a
-# short time phrase ("In the 1950s, the city was a leader…").
+# A sentence that leans on the one before: it opens with a personal or demonstrative pronoun, or "given this",
+# possibly after a short time phrase ("In the 1950s, it was a leader…"). English function words only.
 _ANAPHORA = re.compile(
     r"^[(“\"]?(?:(?:in|by|since|during|after|before|at)\s[^,]{1,40},\s+)?"
-    r"(it|its|this|these|they|their|those|he|she|his|her|such|the city(?! of\b)"
+    r"(it|its|this|these|they|their|those|he|she|his|her|such"
     r"|(?:given|despite|because of) (?:this|these|that))\b",
     re.I,
 )
@@ -320,170 +403,5 @@ def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
 
 def _contains(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
     return a[0] == b[0] and a[1] <= b[1] and b[2] <= a[2]
-
-
-_WHEN = re.compile(r"^\s*(when\b|(in )?what (year|date|month|decade)\b|since when\b)", re.I)
-_LABEL = re.compile(r"^\s*([^:.;]{3,80}):\s")
-_WANTS_COUNTRY = re.compile(r"\b(which|what)\s+(foreign\s+)?countr(y|ies)\b", re.I)
-# "Which city lacks…", "which city's council…", but not "which city networks…" (the networks are asked for)
-_WANTS_CITY = re.compile(
-    r"\b(which|what)\s+(?:[\w-]+\s+)?cit(y|ies)\b(?!\s+(networks?|relationships?|partnerships?|programs?|links?|diplomacy)\b)",
-    re.I,
-)
-_NAME_OF = re.compile(r"\bwhat\s+(?:is|was|are|were)\s+the\s+names?\s+of\b", re.I)
-_HOW_MANY = re.compile(r"\b(how many|how much|what number|number of|how long|what percentage)\b", re.I)
-_ROLES = (
-    r"mayor|director|manager|council|officer|commissioner|supervisors|minister|ambassador|consul|representative"
-    r"|official|chair|president|secretary|coordinator|liaison|staff|delegate|leader"
-)
-_TITLES = rf"\b({_ROLES})s?\b"
-_WHO_HOLDS = re.compile(rf"^\s*who\s+(is|was)\b.*\b({_ROLES})\b", re.I)  # "Who is San José's … Manager?"
-_WHO = re.compile(r"^\s*(who|whom|whose)\b(?!\s+(are|were)\b)", re.I)  # "who are the stakeholders": a group
-
-
-def answer_type(question: str) -> str | None:
-    """The kind of value the question asks for: 'date', 'number', 'name', 'person' (a name or a role, as in
-    "who joins the manager?" -> "a representative"), 'person-name' (who holds a named role), or None."""
-    if _WHEN.search(question):
-        return "date"
-    if _NAME_OF.search(question):
-        return "name"
-    if _HOW_MANY.search(question):
-        return "number"
-    if _WHO_HOLDS.search(question):
-        return "person-name"
-    if _WHO.search(question):
-        return "person"
-    return None
-
-
-def _has_type(text: str, wants: str, asked: frozenset[str]) -> bool:
-    """Whether `text` holds the kind of value asked for; a name or person must be one the question does not
-    already give ("Who published Lowenthal's book?" is not answered by a sentence naming only Lowenthal)."""
-    if wants == "date":
-        return bool(find_years(text) or find_dates(text))
-    if wants == "number":
-        return has_number(text)
-    spans = named_spans(text) if wants == "name" else find_person_names(text)  # person, person-name
-    if any(not set(content_terms(span)) <= asked for span in spans):
-        return True
-    return wants == "person" and any(
-        not set(content_terms(title)) <= asked for title in re.findall(_TITLES, text, re.I)
-    )
-
-
-def _counts(text: str, head: frozenset[str]) -> bool:
-    """Whether a number in `text` counts what "how many <head>" asks about: "a nine-day trip" counts days,
-    "three out of the nine cities … had staff" counts cities, not staff."""
-    words = re.findall(r"[\w’']+", strip_years(text).lower())
-    return any(
-        (word.isdigit() or word in NUMBER_WORDS) and head & set(content_terms(" ".join(words[i + 1 : i + 5])))
-        for i, word in enumerate(words)
-    )
-
-
-def _changed(question: str, resolved: str) -> str | None:
-    return resolved if resolved != question else None
-
-
-# "the name of (Sacramento's) tourism association" -> the thing named: its last two content words must appear
-_NAME_OF_WHAT = re.compile(
-    r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[A-Z][\w’'-]*\s+)*?(?:[A-Z][\w-]*['’]s\s+)?"
-    r"([a-z][\w-]*(?:\s+[a-z][\w-]*)*)"
-)
-_HEAD_PATTERNS = (
-    re.compile(
-        r"^(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:annual|total|current|exact)\s+)?([a-z-]+)"
-        r"\s+(?:of|for|in|at|on|to)\b",
-        re.I,
-    ),
-    re.compile(r"^who\s+(?:is|was|are|were)\s+(?:the\s+)?([a-z-]+)", re.I),
-    re.compile(r"^how\s+many\s+(?:of\s+the\s+\w+\s+)?([a-z-]+)", re.I),
-    re.compile(
-        r"^(?:which|what)\s+(?:[\w-]+\s+){0,2}?([a-z-]+)\s+(?:is|are|was|were|did|do|does|has|have|had)\b", re.I
-    ),
-    re.compile(r"^who\s+(?!is\b|was\b|are\b|were\b|did\b|does\b|do\b|has\b|have\b)([a-z]+ed)\b", re.I),
-)
-
-
-@dataclass(frozen=True)
-class Name:
-    """A name the question mentions, as stemmed terms; a lone non-place word ('Japanese') is weak evidence."""
-
-    terms: frozenset[str]
-    weak: bool
-    place: bool
-
-    @classmethod
-    def of(cls, span: str) -> Name:
-        place = bool(find_places(span))
-        return cls(frozenset(content_terms(span)), len(span.split()) == 1 and not place, place)
-
-
-@dataclass
-class Focus:
-    """What a question is about: the names it mentions, the attribute and the kind of answer it asks for."""
-
-    names: list[Name]
-    head: frozenset[str]  # stemmed attribute noun(s), e.g. {'budget'} or {'tourism', 'associ'}
-    wants: str | None = None  # see answer_type()
-    asked: frozenset[str] = frozenset()  # the question's own terms
-    wants_place: str | None = None  # "country" for "which countries…?", "city" for "which city…?"
-
-    @classmethod
-    def of(cls, question: str) -> Focus:
-        names = [Name.of(span) for span in named_spans(question)]
-        common = {"wants": answer_type(question), "asked": frozenset(content_terms(question))}
-        name_of = _NAME_OF_WHAT.search(question)
-        if name_of:
-            return cls(names, frozenset(content_terms(name_of.group(1))[-2:]), **common)
-        head: frozenset[str] = frozenset()
-        for pattern in _HEAD_PATTERNS:
-            match = pattern.search(question.strip())
-            if match:
-                word = match.group(1).lower()
-                stems = content_terms(word)
-                if stems and word not in _GENERIC_HEADS and stems[0] not in _TYPE_WORDS and not word.endswith("ly"):
-                    head = frozenset(stems[:1])
-                break
-        place = None
-        if common["wants"] in (None, "name"):  # not "how many countries…": a count answers that
-            place = "country" if _WANTS_COUNTRY.search(question) else "city" if _WANTS_CITY.search(question) else None
-        return cls(names, head, wants_place=place, **common)
-
-    def penalty(self, sentence: str, own: set[str], nearby: set[str], passage: set[str]) -> float:
-        """Multiply down a sentence that does not name what the question names (terms are stemmed)."""
-        factor = 1.0
-        for name in self.names:
-            if not name.terms or name.terms <= own:
-                continue
-            if name.weak:
-                factor *= 0.95
-                continue
-            missing = _missing(name.terms, nearby, passage)
-            factor *= MISSING_PLACE if missing == MISSING_EVERYWHERE and name.place else missing
-        if self.head and not self.head <= own:
-            factor *= _missing(self.head, nearby, passage)
-        if self.wants_place:  # "Which countries…?" is not answered by a sentence naming none
-            factor *= PLACE_MATCH if self._names_place(sentence) else TYPE_PENALTY
-        return factor
-
-    def defines(self, passage: str) -> bool:
-        """Whether `passage` is the glossary entry ("Global Universities: Approximation of…") of a name the
-        question mentions; every sentence of the entry is then about what was asked."""
-        label = _LABEL.match(passage)
-        return bool(label) and any(name.terms == set(content_terms(label.group(1))) for name in self.names)
-
-    def _names_place(self, sentence: str) -> bool:
-        places = find_places(sentence)
-        if self.wants_place == "country":
-            return any(p in COUNTRIES for p in places)
-        return any(p not in COUNTRIES and not set(content_terms(p)) <= self.asked for p in places)
-
-
-def _missing(words: frozenset[str], nearby: set[str], passage: set[str]) -> float:
-    if words <= nearby:
-        return MISSING_NEARBY
-    return MISSING_IN_PASSAGE if words <= passage else MISSING_EVERYWHERE
 
 

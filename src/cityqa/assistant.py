@@ -6,11 +6,13 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .answer import Extractor
 from .embeddings import Embedder, go_offline
+from .entities import Gazetteer, gazetteer_for
 from .errors import InputTooLongError
 from .followup import resolve
 from .ingest import Progress, ingest
@@ -30,13 +32,18 @@ class _Engine:
     extractor: Extractor
     people: frozenset[str]
 
+    @cached_property
+    def places(self) -> Gazetteer:
+        """The general gazetteer plus the places this generation's documents name; built on first use."""
+        return gazetteer_for(self.nodes.chunks)
+
 
 class Assistant:
     """Document-grounded question answering over one index.
 
     >>> assistant = Assistant.open(index_dir="index")          # doctest: +SKIP
     >>> assistant.ingest("corpus")                              # doctest: +SKIP
-    >>> assistant.ask("Which city is Okiyama a sister city of?") # doctest: +SKIP
+    >>> assistant.ask("Which cities have an office of international affairs?")  # doctest: +SKIP
     """
 
     def __init__(self, settings: Settings | None = None, index_dir: Path | str | None = None) -> None:
@@ -87,7 +94,8 @@ class Assistant:
         nodes = self.store.load_nodes(manifest)
         people = frozenset(c.metadata["interviewee"] for c in nodes.chunks if c.metadata.get("interviewee"))
         retriever = HybridRetriever(self.store, manifest, nodes, self.embedder)
-        return _Engine(manifest, nodes, retriever, Extractor(nodes, self.settings), people)
+        extractor = Extractor(nodes, self.settings, embedder=self.embedder)
+        return _Engine(manifest, nodes, retriever, extractor, people)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -112,7 +120,8 @@ class Assistant:
         if problem:
             return Answer(question=question, answer=problem, abstained=True, confidence=0.0, note=problem)
         engine = self.engine
-        resolved = resolve(cleaned, self._answered(history), engine.people)
+        places = engine.places if history else None  # a first question needs no follow-up resolution
+        resolved = resolve(cleaned, self._answered(history), engine.people, places)
         vector = self.embedder.encode_one(resolved)
         hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
         answer = engine.extractor.answer(cleaned, resolved, vector, hits)

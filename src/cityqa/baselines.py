@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from .assistant import Assistant, clean_question
 from .embeddings import Embedder, llama_embedding
 from .followup import resolve
@@ -140,6 +142,56 @@ class SingleRetrieverSystem:
             if len(hits) >= self.k:
                 break
         return hits
+
+
+class TopSentenceSystem:
+    """The single best sentence of the whole index, by BM25 alone (`which="bm25"`, bm25s over every sentence) or
+    by MiniLM cosine alone (`which="dense"`, the index's own sentence vectors): what a 20-line extractive
+    answerer does. It always answers."""
+
+    def __init__(self, assistant: Assistant, which: str) -> None:
+        if which not in ("bm25", "dense"):
+            raise ValueError(f"which must be 'bm25' or 'dense', not {which!r}")
+        self.assistant = assistant
+        self.which = which
+        self.name = f"{which}-sentence"
+        nodes = assistant.engine.nodes
+        self.rows = [(chunk, sentence) for chunk in nodes.chunks for sentence in chunk.sentences]
+        self.vectors = np.asarray(nodes.sentence_vectors[:, 0], dtype=np.float32)
+        self.bm25 = _sentence_bm25([c.sentence_text(s) for c, s in self.rows]) if which == "bm25" else None
+
+    def ask(self, question: str, history: Sequence[str] | None = None) -> Response:
+        from .answer import citation
+
+        start = time.perf_counter()
+        if self.bm25 is not None:
+            tokens = [t for t in _bm25_tokens([question])[0] if t in self.bm25.vocab_dict]
+            scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.rows))
+        else:
+            scores = self.vectors @ self.assistant.embedder.encode_one(question).astype(np.float32)
+        best = int(np.argmax(scores))
+        chunk, sentence = self.rows[best]
+        cite = citation(1, chunk, sentence, float(scores[best]))
+        answer = Answer(question=question, answer=f"{cite.quote} [1]", abstained=False, confidence=0.0,
+                        citations=[cite])
+        return Response(answer, [citation_span(cite)], time.perf_counter() - start)
+
+
+def _bm25_tokens(texts: list[str]) -> Any:
+    """Tokens as llama-index's BM25Retriever makes them: English stop words out, Snowball stems."""
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
+                          show_progress=False)
+
+
+def _sentence_bm25(texts: list[str]) -> Any:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index(_bm25_tokens(texts), show_progress=False)
+    return retriever
 
 
 class LlamaIndexBaseline:

@@ -3,7 +3,7 @@
 A document is split into paragraphs (blank-line separated; a paragraph broken across a blank line mid-sentence is
 re-joined), headings are recognised and become each chunk's section path, and paragraphs become chunks: one per
 paragraph, or sentence windows for long ones. Sentences are never cut. Endnote markers glued to sentence ends
-(`Stanford.107`) are kept out of the sentence span and recorded on the sentence instead. Entries of an
+(`harbor.12`) are kept out of the sentence span and recorded on the sentence instead. Entries of an
 "Interviews" register become one chunk each, carrying interviewee, role, city and date.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from .entities import find_places
+from .entities import Gazetteer, default_gazetteer
 from .types import Chunk, Document, Sentence
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*(?:\r?\n[ \t]*)+|\r\n[ \t]*(?:\r?\n[ \t]*)+")
@@ -55,9 +55,16 @@ class Paragraph:
 def chunk_document(doc: Document, max_words: int = 180, overlap: int = 1) -> list[Chunk]:
     """Split `doc` into chunks whose `text` is exactly `doc.text[start:end]`."""
     chunks: list[Chunk] = []
+    places: list[Gazetteer] = []  # learned from this document when its interview register needs it
+
+    def gazetteer() -> Gazetteer:
+        if not places:
+            places.append(default_gazetteer().learn([doc.text], [doc.metadata.get("city", "")]))
+        return places[0]
+
     for section, paragraph in _sectioned_paragraphs(doc):
         in_register = bool(section) and bool(_INTERVIEW_HEADING.match(section[-1]))
-        entry = _interview_entry(paragraph.text) if in_register else None
+        entry = _interview_entry(paragraph.text, gazetteer) if in_register else None
         sentences = split_sentences(doc.text, paragraph.start, paragraph.end)
         if entry is not None:
             chunks.append(_make_chunk(doc, section, sentences, kind="interview", metadata=entry))
@@ -140,7 +147,7 @@ def _trimmed(text: str, start: int, end: int) -> Paragraph:
 
 
 def _join_broken(text: str, paragraphs: list[Paragraph]) -> list[Paragraph]:
-    """Re-join a paragraph that a stray blank line cut mid-sentence ('… scholars for' + 'decades. In his …')."""
+    """Re-join a paragraph that a stray blank line cut mid-sentence ('… studied for' + 'years. In her …')."""
     joined: list[Paragraph] = []
     for para in paragraphs:
         prev = joined[-1] if joined else None
@@ -241,14 +248,16 @@ def _is_boundary(text: str, match: re.Match[str], end: int) -> bool:
 # ---------------------------------------------------------------- interview register
 
 
-def _interview_entry(text: str) -> dict[str, str] | None:
-    """Parse 'Name, Title for the City of X, private interview, October 16, 2023.' into interview fields."""
+def _interview_entry(text: str, gazetteer: Callable[[], Gazetteer] = default_gazetteer) -> dict[str, str] | None:
+    """Parse 'Name, Title for the City of X, private interview, March 3, 2021.' into interview fields. Without
+    "City of", the city is the first place the role names ('Director, Springfield Trade Office'), as `gazetteer()`
+    (the general one, plus the places the document itself names) finds it."""
     match = _INTERVIEW_ENTRY.match(" ".join(text.split()))
     if not match:
         return None
     role = match.group("role").strip()
     city_match = _CITY_OF.search(role)
-    places = find_places(role)
+    places = [] if city_match else gazetteer().find(role)
     city = city_match.group(1) if city_match else (places[0] if places else "")
     try:
         when = datetime.strptime(match.group("date").replace(".", "").replace(", ", " ").replace(",", " "), "%B %d %Y")

@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_DEFAULT_SYSTEMS = "cityqa,llama-index,bm25,dense"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityqa", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -54,9 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder")
     p.add_argument("--corpus", type=Path, help="corpus folder the gold evidence is quoted from")
     p.add_argument("--out", type=Path, help="report folder (default CITYQA_EVAL_DIR, eval-out/; the UI reads it)")
-    p.add_argument("--systems", default="cityqa,llama-index,bm25,dense", help="comma-separated systems to score")
+    p.add_argument("--systems", default=_DEFAULT_SYSTEMS,
+                   help="comma-separated systems to score (with --squad: cityqa,llama-index,bm25-sentence,"
+                        "dense-sentence)")
     p.add_argument("--limit", type=int, help="only the first N gold items")
     p.add_argument("--claims", action="store_true", help="fact-check the gold claims instead")
+    p.add_argument("--squad", type=Path, metavar="FILE",
+                   help="evaluate on a SQuAD 2.0-format file instead, in a temporary index of its articles")
+    p.add_argument("--sample", type=int, help="with --squad: ask N questions drawn at random")
+    p.add_argument("--seed", type=int, default=0, help="with --squad --sample: the random seed")
+    p.add_argument("--articles", help="with --squad: only these article titles (comma-separated)")
+    p.add_argument("--work", type=Path, help="with --squad: keep the corpus and index here (reused next time)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_eval)
 
@@ -125,6 +136,8 @@ def _format(answer: object) -> str:
     if answer.resolved_question:
         lines.append(f"   (understood as: {answer.resolved_question})")
     lines.append(f"A: {answer.answer}")
+    if not answer.note:
+        lines.append(f"   confidence {answer.confidence:.0%} that the quoted sentence answers the question")
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
     if answer.abstained and answer.related:
@@ -160,6 +173,8 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .assistant import Assistant
 
+    if args.squad:
+        return _eval_squad(args)
     assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
     if args.claims:
         report = evaluate.evaluate_claims(assistant, args.gold or evaluate.DEFAULT_CLAIMS, args.limit)
@@ -169,7 +184,28 @@ def _eval(args: argparse.Namespace) -> int:
             assistant, args.gold or evaluate.DEFAULT_GOLD, systems, limit=args.limit,
             progress=lambda message: print(message, file=sys.stderr, flush=True),
         )
-    paths = evaluate.write_report(report, args.out or assistant.settings.eval_dir)
+    return _write(args, report, assistant.settings.eval_dir)
+
+
+def _eval_squad(args: argparse.Namespace) -> int:
+    from .squad_eval import SQUAD_SYSTEMS, evaluate_squad
+
+    settings = _settings(args)
+    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+    if args.systems == _DEFAULT_SYSTEMS:
+        systems = list(SQUAD_SYSTEMS)
+    articles = [a.strip() for a in args.articles.split(",")] if args.articles else None
+    report = evaluate_squad(
+        args.squad, settings, systems, sample=args.sample, seed=args.seed, articles=articles,  # type: ignore[arg-type]
+        work_dir=args.work, progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    return _write(args, report, settings.eval_dir)  # type: ignore[attr-defined]
+
+
+def _write(args: argparse.Namespace, report: dict, eval_dir: Path) -> int:
+    from . import evaluate
+
+    paths = evaluate.write_report(report, args.out or eval_dir)
     if args.json:
         print(json.dumps(evaluate.summary(report), ensure_ascii=False))
     else:

@@ -72,7 +72,10 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
     sha = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
-        return _text_document(source, _decode(source, data), sha)
+        text = _decode(source, data)
+        if not text.strip():  # Unicode white space and separators (\x1c-\x1f) that bytes.strip() keeps
+            raise UnreadableFileError(source, "file is empty (only white space)")
+        return _text_document(source, text, sha)
     text = _extract(suffix, path, source, data)
     if not text.strip():
         raise UnreadableFileError(source, "no text could be extracted (scanned or image-only file?)")

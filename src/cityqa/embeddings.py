@@ -142,6 +142,21 @@ class Embedder:
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces and their contextual vectors (unit length), from the same model that embeds
+        the texts; never cached."""
+        if self.onnx_active:
+            return self._onnx.token_vectors(list(texts))
+        model = self.model
+        out = []
+        for text in texts:
+            hidden = model.encode(text, output_value="token_embeddings", convert_to_numpy=True)
+            tokens = model.tokenizer.convert_ids_to_tokens(model.tokenizer(text, truncation=True)["input_ids"])
+            vectors = np.asarray(hidden, dtype=np.float32)[1:-1]
+            vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            out.append((tokens[1:-1], vectors))
+        return out
+
     @property
     def dimension(self) -> int:
         if self.onnx_active:

@@ -99,3 +99,10 @@ class InputTooLongError(CityqaError):
 
 class EmbeddingModelError(ConfigError):
     """The embedding model cannot be loaded offline."""
+
+
+class SquadFormatError(CityqaError):
+    """A file given to `cityqa eval --squad` is not SQuAD 2.0 JSON (`data[].title`, `data[].paragraphs[].context`,
+    `qas[]`)."""
+
+    exit_code = 2

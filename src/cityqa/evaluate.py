@@ -33,6 +33,7 @@ Every metric is given overall and per gold tag; a metric with nothing to average
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -56,13 +57,14 @@ DEFAULT_CLAIMS = Path("tests/gold/claims.jsonl")
 DEFAULT_OUT = Path("eval-out")
 FILES = {
     "questions": ("report.json", "report.md", "report.png"),
+    "squad": ("squad-report.json", "squad-report.md", "squad-report.png"),
     "claims": ("claims-report.json", "claims-report.md", "claims-report.png"),
 }
 LABELS = VERDICT_LABELS
 HEADLINE = (
     "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "short_answer_recall", "token_f1", "citation_precision",
     "citation_recall", "abstention_precision", "abstention_recall", "false_abstention_rate",
-    "latency_p50_ms", "latency_p95_ms",
+    "ece", "latency_p50_ms", "latency_p95_ms",
 )
 _UNITS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -149,6 +151,24 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
 
 
+def calibration(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> Record:
+    """Expected calibration error over `bins` equal-width confidence bins, and each bin's mean confidence and
+    accuracy (the reliability curve)."""
+    conf = np.asarray(confidences, dtype=float)
+    hits = np.asarray(correct, dtype=float)
+    rows, total = [], 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        mask = (conf >= lo) & ((conf < hi) if i < bins - 1 else (conf <= hi))
+        n = int(mask.sum())
+        row = {"lo": float(lo), "hi": float(hi), "n": n, "confidence": None, "accuracy": None}
+        if n:
+            row["confidence"], row["accuracy"] = float(conf[mask].mean()), float(hits[mask].mean())
+            total += n * abs(row["confidence"] - row["accuracy"])
+        rows.append(row)
+    return {"ece": total / len(conf) if len(conf) else None, "bins": rows}
+
+
 def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -214,6 +234,8 @@ class Scored:
     citations: int = 0
     citations_relevant: int = 0
     evidence_cited: int = 0
+    confidence: float = 0.0
+    top_correct: bool = False  # the top sentence (first citation, or first related passage) holds gold evidence
 
 
 def covered(spans: Sequence[Span], evidence: Sequence[Span | None]) -> list[bool]:
@@ -226,10 +248,12 @@ def score(item: Record, response: Response, evidence: Sequence[Span | None]) -> 
     answer = response.answer
     result = Scored(
         id=item["id"], tags=list(item.get("tags", [])), answerable=bool(item["answerable"]),
-        abstained=answer.abstained, answer=answer.answer, seconds=response.seconds,
+        abstained=answer.abstained, answer=answer.answer, seconds=response.seconds, confidence=answer.confidence,
     )
     if not result.answerable:
         return result
+    top = (answer.citations or answer.related)[:1]
+    result.top_correct = bool(top) and any(covered([citation_span(top[0])], evidence))
     cited = [citation_span(c) for c in answer.citations] if not answer.abstained else []
     result.relevant = covered(response.passages, evidence)
     result.n_evidence = len(evidence)
@@ -252,6 +276,7 @@ def aggregate(results: Sequence[Scored]) -> dict[str, Any]:
     abstained = [r for r in results if r.abstained]
     seconds = [r.seconds for r in results]
     p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
+    calib = calibration([r.confidence for r in results], [r.top_correct for r in results])
     return {
         "n": len(results), "answerable": len(answerable), "unanswerable": len(unanswerable),
         "hit@1": mean(hit_at_k(r.relevant, 1) for r in ranked),
@@ -268,6 +293,7 @@ def aggregate(results: Sequence[Scored]) -> dict[str, Any]:
         "abstention_precision": ratio(sum(not r.answerable for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "false_abstention_rate": ratio(sum(r.abstained for r in answerable), len(answerable)),
+        "ece": calib["ece"] if any(r.confidence for r in results) else None, "reliability": calib["bins"],
         "latency_p50_ms": None if p50 is None else 1000 * p50,
         "latency_p95_ms": None if p95 is None else 1000 * p95,
     }
@@ -523,10 +549,16 @@ def render_table(report: Record) -> str:
     """The headline table for a terminal: systems side by side, or the verdict metrics and confusion matrix."""
     if report["kind"] == "questions":
         return side_by_side(report)
+    if report["kind"] == "squad":
+        from .squad_eval import render_table as squad_table
+
+        return squad_table(report)
     return claims_table(report["overall"]) + "\n\n" + confusion_table(report["overall"]["confusion"])
 
 
 def render_markdown(report: Record) -> str:
+    if report["kind"] == "squad":
+        return "# cityqa on SQuAD-format questions\n\n" + render_table(report) + "\n"
     return (_questions_markdown if report["kind"] == "questions" else _claims_markdown)(report)
 
 
@@ -588,28 +620,54 @@ TAG_CHART_METRICS = ("hit@5", "short_answer_recall", "citation_recall", "abstent
 
 
 def plot(report: Record, path: Path) -> None:
-    """Metrics by system (or verdict metrics) and, for the first system, by tag; one PNG."""
+    """Metrics by system, then by tag (questions) or the reliability curve (SQuAD), or verdict metrics; one PNG.
+    Question reports end with each system's reliability curve: mean confidence against accuracy per bin."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 10))
+    rows = 3 if report["kind"] == "questions" else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 5 * rows))
     if report["kind"] == "questions":
         series = {name: [d["overall"][m] for m in CHART_METRICS] for name, d in report["systems"].items()}
-        _bars(top, list(CHART_METRICS), series, "Metrics by system")
+        _bars(axes[0], list(CHART_METRICS), series, "Metrics by system")
         first = next(iter(report["systems"]))
         tags = report["systems"][first]["by_tag"]
-        _bars(bottom, list(tags), {m: [tags[t][m] for t in tags] for m in TAG_CHART_METRICS}, f"{first} by tag")
+        _bars(axes[1], list(tags), {m: [tags[t][m] for t in tags] for m in TAG_CHART_METRICS}, f"{first} by tag")
+        _reliability(axes[2], report["systems"])
+    elif report["kind"] == "squad":
+        from .squad_eval import SQUAD_METRICS
+
+        metrics = [m for m in SQUAD_METRICS if not m.startswith("latency")]
+        series = {name: [d["overall"][m] for m in metrics] for name, d in report["systems"].items()}
+        _bars(axes[0], metrics, series, f"SQuAD-format evaluation, {report['n_questions']} questions")
+        _reliability(axes[1], report["systems"])
     else:
         per_class = report["overall"]["per_class"]
-        _bars(top, list(LABELS), {k: [per_class[label][k] for label in LABELS] for k in ("precision", "recall")},
+        _bars(axes[0], list(LABELS), {k: [per_class[label][k] for label in LABELS] for k in ("precision", "recall")},
               f"Verdicts: accuracy {fmt(report['overall']['accuracy'])}")
         tags = report["by_tag"]
-        _bars(bottom, list(tags), {"accuracy": [tags[t]["accuracy"] for t in tags]}, "Accuracy by tag")
+        _bars(axes[1], list(tags), {"accuracy": [tags[t]["accuracy"] for t in tags]}, "Accuracy by tag")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _reliability(ax: Any, systems: Record) -> None:
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, data in systems.items():
+        bins = [b for b in data["overall"].get("reliability") or [] if b["n"]]
+        if bins and any(b["confidence"] for b in bins):  # systems without a confidence have nothing to draw
+            ece = data["overall"].get("ece")
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
+                    label=f"{name} (ECE {fmt(ece)})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("confidence (mean per bin)")
+    ax.set_ylabel("share whose top sentence holds the answer")
+    ax.set_title("Reliability: is the confidence a probability?")
+    ax.legend(fontsize=8, loc="upper left")
 
 
 def _bars(ax: Any, labels: list[str], series: dict[str, list[float | None]], title: str) -> None:

@@ -3,9 +3,9 @@
 No language model is involved. A paragraph is split into atomic claims (`split_claims`). For each claim the
 hybrid retriever and the answer extractor propose candidate evidence sentences (and pairs of neighbouring
 sentences, for facts spread over two). Each candidate is aligned with the claim lexically and their typed
-values are compared (`compare`): dates, years and decades, counts ("seven of the nine", "all nine"), ranks
-("third-oldest" vs "oldest"), numbers (digits or words, so "seven" == "7"), places by kind (city, country, other
-place), capitalised names and titles, and negation ("does not have" vs "has").
+values are compared (`compare`): dates, years and decades, counts ("four of the six", "all six"), ranks
+("second-largest" vs "largest"), numbers (digits or words, so "four" == "4"), places by kind (city, country,
+other place; see `entities.Gazetteer`), capitalised names and titles, and negation ("does not have" vs "has").
 
 A claim value is *matched* when the candidate (or, for names and places, the passage around it) has it; it is a
 *mismatch* when the candidate states a different value of the same kind instead; otherwise it is *unverified*.
@@ -32,7 +32,7 @@ import numpy as np
 
 from .answer import Scored, citation
 from .chunking import split_sentences
-from .entities import MONTHS, NUMBER_WORDS, find_places, fold, place_kind
+from .entities import MONTHS, NUMBER_WORDS, Gazetteer, fold, place_spans
 from .text import STOPWORDS, content_terms, words
 from .types import Chunk, Citation, Mismatch, Verdict
 
@@ -44,17 +44,18 @@ if TYPE_CHECKING:
 RETRIEVE_K = 8  # passages retrieved per claim
 CANDIDATES = 12  # best-ranked sentences examined per claim (each also paired with its neighbours)
 # Supported needs the claim's non-value wording to be present in the evidence. Paraphrased supported gold claims
-# ("job dates back to" for "position was first created") keep >= ~0.45 of it; not_found claims about a known
-# person or place ("Karen Bass traveled to Armenia") share the names but little else (<= ~0.3).
+# (say "the post dates back to" for "the position was first created") keep >= ~0.45 of it; not_found claims about
+# a known person or place (say "Jane Doe traveled to Peru") share the names but little else (<= ~0.3).
 SUPPORT_PREDICATE = 0.42
-# Words gathered from two neighbouring sentences line up by chance more easily ("Long Beach has many
-# ingredients for a strong international affairs strategy" + the next sentence's "government officials" covered
-# 0.78 of an altered claim), so a pair must hold nearly all of it. The gold claims that need a pair (a fact and
+# Words gathered from two neighbouring sentences line up by chance more easily (a sentence on a city's "strategy"
+# plus the next sentence's "government officials" covered 0.78 of an altered gold claim about its officials),
+# so a pair must hold nearly all of it. The gold claims that need a pair (a fact and
 # its date split by a line break, a statement and its exception) reach 1.0.
 SUPPORT_PREDICATE_PAIR = 0.9
 # Contradicted needs the evidence to be about the same fact: altered gold claims keep >= ~0.75 of their words
 # once the differing values are set aside, while not_found claims that happen to hit a sentence with another
-# value of the same kind ("sister-city ... 1986" vs a 2023 sister-city sentence) share much less.
+# value of the same kind (a claimed founding year vs a sentence dating a later event of the same kind) share much
+# less.
 CONTRADICT_OVERLAP = 0.72
 CONTRADICT_PREDICATE = 0.40
 # Each further differing value makes it less likely the evidence is about the same fact (altered gold claims
@@ -76,7 +77,7 @@ def split_claims(text: str) -> list[str]:
     """Atomic claims: one per sentence, and a sentence of two "and"-joined clauses into both clauses.
 
     A sentence is split at " and " only when both sides have a finite verb and the right side starts like a
-    subject ("... in 2019 and Y has an office"), so lists ("Finland, South Korea, and Japan") and shared
+    subject ("... in 2019 and Y has an office"), so lists ("Peru, Chile, and Spain") and shared
     subjects ("has an office and manager") stay whole.
     """
     text = " ".join(str(text or "").split())
@@ -147,8 +148,9 @@ def number_value(token: str) -> float | None:
         return None
 
 
-def extract_values(text: str) -> list[Value]:
-    """The typed values of `text`, each span counted once (dates before years, counts before numbers…)."""
+def extract_values(text: str, gazetteer: Gazetteer | None = None) -> list[Value]:
+    """The typed values of `text`, each span counted once (dates before years, counts before numbers…). Places
+    are those `gazetteer` knows (the general gazetteer by default; an assistant's also knows its documents')."""
     values: list[Value] = []
     taken: list[tuple[int, int]] = []
 
@@ -180,23 +182,12 @@ def extract_values(text: str) -> list[Value]:
         number = number_value(m.group(1))
         if number is not None:
             add(Value("number", number, m.group(0), m.start(), m.end()))
-    for start, end in _place_spans(text):
+    for start, end, kind in place_spans(text, gazetteer):
         name = text[start:end]
-        add(Value("place", fold(name), name, start, end, place_kind(name)))
+        add(Value("place", fold(name), name, start, end, kind))
     for value in _phrases(text, taken):
         add(value)
     return sorted(values, key=lambda v: v.start)
-
-
-def _place_spans(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for name in find_places(text):
-        found = fold(text).find(fold(name), pos)
-        if found >= 0:
-            spans.append((found, found + len(name)))
-            pos = found + len(name)
-    return spans
 
 
 def _phrases(text: str, taken: list[tuple[int, int]]) -> list[Value]:
@@ -252,14 +243,14 @@ class Text:
     values: list[Value]
 
     @classmethod
-    def of(cls, text: str) -> Text:
-        return _prepare(text)
+    def of(cls, text: str, gazetteer: Gazetteer | None = None) -> Text:
+        return _prepare(text, gazetteer)
 
 
 @lru_cache(maxsize=4096)
-def _prepare(text: str) -> Text:
+def _prepare(text: str, gazetteer: Gazetteer | None = None) -> Text:
     """Cached: the same passages come back for claim after claim. Callers must not mutate the result."""
-    return Text(text, words(text), set(content_terms(text)), extract_values(text))
+    return Text(text, words(text), set(content_terms(text)), extract_values(text, gazetteer))
 
 
 @dataclass
@@ -300,7 +291,7 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 def _same_token(a: str, b: str) -> bool:
-    """Equal, or one a prefix of the other ('Taiwan'/'Taiwanese', 'interview'/'interviewed')."""
+    """Equal, or one a prefix of the other ('Kenya'/'Kenyan', 'interview'/'interviewed')."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
@@ -350,7 +341,7 @@ def _competitors(value: Value, claim: Text, evidence: Text) -> list[Value]:
     elif value.kind == "count":
         same = [v for v in evidence.values if v.kind == "count" and v.key[1] == value.key[1]]
     elif value.kind in {"year", "date"}:
-        named = _named_after(claim, value)  # '2028 Olympic Games' competes only with another year of those Games
+        named = _named_after(claim, value)  # '2030 Winter Games' competes only with another year of those Games
         same = [v for v in evidence.values if v.kind in {"year", "date"}
                 and (not named or named & _named_after(evidence, v))]
     else:
@@ -367,14 +358,14 @@ def _word_before(text: str, start: int) -> tuple[str, ...]:
 
 def _same_slot(claim: Text, value: Value, evidence: Text, other: Value) -> bool:
     """Whether two names stand in the same place in their sentences: the same word right before or after
-    ('from Japan' / 'from Taiwan', 'Sacramento banned' / 'Fresno banned')."""
+    ('from Peru' / 'from Chile', 'Springfield banned' / 'Shelbyville banned')."""
     before = _word_before(claim.text, value.start), _word_before(evidence.text, other.start)
     after = _words(claim.text[value.end :])[:1], _words(evidence.text[other.end :])[:1]
     return any(a and a == b for a, b in (before, after))
 
 
 def _named_after(text: Text, value: Value) -> set[str]:
-    """The words of the name a year directly qualifies ('2020 Census data' -> census), else empty."""
+    """The words of the name a year directly qualifies ('2015 Transit Survey' -> transit, survey), else empty."""
     for other in text.values:
         if other.kind in {"name", "entity"} and 0 <= other.start - value.end <= 1:
             return set(words(other.surface))
@@ -382,7 +373,7 @@ def _named_after(text: Text, value: Value) -> set[str]:
 
 
 def _unit(text: str, value: Value) -> set[str]:
-    """What a number counts: the first two content words after it ('three contracted staff' -> contract, staff)."""
+    """What a number counts: the first two content words after it ('four trade envoys abroad' -> trade, envoy)."""
     return set(content_terms(" ".join(words(text[value.end :])[:3]))[:2])
 
 
@@ -415,10 +406,11 @@ def _anchors(value: Value, claim: Text, evidence: Text) -> list[int]:
 
 def compare(
     claim: Text, evidence: Text, context: Text | None = None, idf: dict[str, float] | None = None,
-    heading: set[str] | None = None,
+    heading: set[str] | None = None, gazetteer: Gazetteer | None = None,
 ) -> Comparison:
     """Align `claim` with `evidence` (a sentence or two). `context` is the surrounding passage, where names and
-    places the evidence leaves implicit ('It is a midsized city…') are looked up; `heading` its section's words."""
+    places the evidence leaves implicit ('It is a coastal city…') are looked up; `heading` its section's words;
+    `gazetteer` the places known (for the names an exclusion lists)."""
     result = Comparison()
     settled: list[Value] = []
     for value in claim.values:
@@ -426,17 +418,17 @@ def compare(
             continue
         others = _competitors(value, claim, evidence)
         rivals = others
-        if value.kind in {"place", "name", "entity"}:  # 'a sister city in Japan' is not refuted by 'from Taiwan'
+        if value.kind in {"place", "name", "entity"}:  # 'a partner city in Peru' is not refuted by 'from Chile'
             rivals = [v for v in others if _same_slot(claim, value, evidence, v)]
         if rivals:
             source = _closest(value, claim, rivals, evidence)
             result.mismatches.append(Mismatch(claim=_shown(value), source=_shown(source), kind=_kind(value)))
             settled.append(value)
         elif value.kind in {"place", "name", "entity"} and not others and context and _present(value, context):
-            continue  # the sentence names none: it refers back to it ('It is a midsized city…')
+            continue  # the sentence names none: it refers back to it ('It is a coastal city…')
         else:
             result.unverified.append(value)
-    negation = negation_mismatch(claim.text, evidence.text, _value_terms(claim) | _value_terms(evidence))
+    negation = negation_mismatch(claim.text, evidence.text, _value_terms(claim) | _value_terms(evidence), gazetteer)
     if negation:
         result.mismatches.append(negation)
     result.overlap, result.predicate = _overlaps(claim, evidence, context, settled, idf or {}, heading or set())
@@ -496,8 +488,8 @@ def negated_terms(text: str) -> set[str]:
 
 
 def _scope(rest: str) -> str:
-    """The phrase a negation governs: up to the clause end, running on through a list ('without a port,
-    university, or office') but not into a new clause (a comma followed by a longer or verbal segment)."""
+    """The phrase a negation governs: up to the clause end, running on through a list ('without a library,
+    museum, or park') but not into a new clause (a comma followed by a longer or verbal segment)."""
     stop = _SCOPE_END.search(rest)
     parts = rest[: stop.start() if stop else len(rest)].split(",")
     kept = [parts[0]]
@@ -512,9 +504,11 @@ def _value_terms(text: Text) -> set[str]:
     return {t for v in text.values for t in _terms(v.surface)}
 
 
-def negation_mismatch(claim: str, evidence: str, ignore: set[str] | frozenset[str] = frozenset()) -> Mismatch | None:
+def negation_mismatch(
+    claim: str, evidence: str, ignore: set[str] | frozenset[str] = frozenset(), gazetteer: Gazetteer | None = None
+) -> Mismatch | None:
     """A polarity difference about shared words: 'has an office' vs 'does not have an office'. Words in `ignore`
-    (names, places, numbers) do not count: 'Global California' is not what 'a lack of policy in California' negates.
+    (names, places, numbers) do not count: 'Greater Springfield' is not what 'a lack of policy in Springfield' negates.
 
     Exclusions ("all but X", "except X") flip polarity for part of a sentence only, so sentences with one are
     not compared. Evidence of several sentences is compared sentence by sentence.
@@ -522,25 +516,27 @@ def negation_mismatch(claim: str, evidence: str, ignore: set[str] | frozenset[st
     if _EXCLUSION.search(claim):
         return None
     for sentence in split_sentences(evidence, 0, len(evidence)):
-        found = _sentence_negation(claim, evidence[sentence.start : sentence.end], ignore)
+        found = _sentence_negation(claim, evidence[sentence.start : sentence.end], ignore, gazetteer)
         if found:
             return found
     return None
 
 
-def _sentence_negation(claim: str, evidence: str, ignore: set[str] | frozenset[str]) -> Mismatch | None:
-    """Polarity of one evidence sentence against the claim. An exclusion listing names ('seven of the nine
-    (all but Anaheim and Long Beach) have a point person') is cut out, and a claim about the excluded names
+def _sentence_negation(
+    claim: str, evidence: str, ignore: set[str] | frozenset[str], gazetteer: Gazetteer | None = None
+) -> Mismatch | None:
+    """Polarity of one evidence sentence against the claim. An exclusion listing names ('four of the six
+    (all but Springfield and Ogdenville) have a trade envoy') is cut out, and a claim about the excluded names
     must then have the opposite polarity of the rest of the sentence."""
     exclusion = _LISTED_EXCLUSION.search(evidence)
     flipped = False
     if exclusion:
-        excluded = [v for v in extract_values(exclusion.group(0)) if v.kind in {"place", "name"}]
+        excluded = [v for v in extract_values(exclusion.group(0), gazetteer) if v.kind in {"place", "name"}]
         if not excluded:
             return None
         flipped = any(_contains(_words(claim), _words(v.surface)) for v in excluded)
         evidence = evidence[: exclusion.start()] + evidence[exclusion.end() :]
-    elif _EXCLUSION.search(evidence):  # 'Notable exceptions include…': cannot tell what is excepted
+    elif _EXCLUSION.search(evidence):  # 'There are exceptions…': cannot tell what is excepted
         return None
     c_terms, e_terms = set(content_terms(claim)) - ignore, set(content_terms(evidence)) - ignore
     shared = c_terms & e_terms
@@ -600,24 +596,28 @@ def check_claim(assistant: Assistant, claim: str, vector: np.ndarray | None = No
     if vector is None:
         vector = assistant.embedder.encode_one(claim)
     hits = engine.retriever.retrieve(claim, vector, RETRIEVE_K)
-    ranked = engine.extractor.rank_sentences(claim, vector, hits)
-    prepared = Text.of(claim)
-    candidates = _candidates(prepared, ranked[:CANDIDATES], engine.extractor.idf, engine.nodes.chunks)
+    ranked = engine.extractor.rank_by_similarity(claim, vector, hits)
+    places = getattr(engine, "places", None)  # the general gazetteer plus the places the documents name
+    prepared = Text.of(claim, places)
+    candidates = _candidates(prepared, ranked[:CANDIDATES], engine.extractor.idf, engine.nodes.chunks, places)
     return _decide(claim, candidates)
 
 
-def _candidates(claim: Text, ranked: list[Scored], idf: dict[str, float], chunks: Sequence[Chunk]) -> list[Candidate]:
+def _candidates(
+    claim: Text, ranked: list[Scored], idf: dict[str, float], chunks: Sequence[Chunk],
+    gazetteer: Gazetteer | None = None,
+) -> list[Candidate]:
     candidates: list[Candidate] = []
     contexts: dict[tuple[str, int], Text] = {}
     for rank, scored in enumerate(ranked):
         chunk = scored.hit.chunk
         heading = set(content_terms(" ".join(chunk.section)))
         for group in _windows(scored, chunk):
-            evidence = Text.of(" ".join(chunk.sentence_text(s.sentence) for s in group))
+            evidence = Text.of(" ".join(chunk.sentence_text(s.sentence) for s in group), gazetteer)
             end = group[-1].sentence.end
             if (chunk.id, end) not in contexts:
-                contexts[(chunk.id, end)] = Text.of(section_text_before(chunks, chunk, end))
-            comparison = compare(claim, evidence, contexts[(chunk.id, end)], idf, heading)
+                contexts[(chunk.id, end)] = Text.of(section_text_before(chunks, chunk, end), gazetteer)
+            comparison = compare(claim, evidence, contexts[(chunk.id, end)], idf, heading, gazetteer)
             candidates.append(Candidate(group, comparison, rank))
     return candidates
 
@@ -643,7 +643,7 @@ def _windows(scored: Scored, chunk: Chunk) -> list[list[Scored]]:
     groups = [[scored]]
     for other in (index - 1, index + 1):
         if 0 <= other < len(chunk.sentences):
-            neighbour = Scored(scored.hit, chunk.sentences[other], scored.row, scored.score, 0.0, 0.0)
+            neighbour = Scored(scored.hit, chunk.sentences[other], scored.row, scored.score)
             groups.append([neighbour, scored] if other < index else [scored, neighbour])
     return groups
 

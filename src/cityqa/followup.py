@@ -1,9 +1,13 @@
 """Resolve short follow-up questions against earlier turns, without an LLM.
 
-    "Does Long Beach have an international affairs office?"  then  "What about Fresno?"
-        -> "Does Fresno have an international affairs office?"
-    "Who is the Deputy Mayor of International Affairs for Los Angeles?"  then  "When was she interviewed?"
-        -> "When was Erin Bromaghim interviewed?"   (the person named in the previous answer)
+    "Does Springfield have a trade office?"  then  "What about Shelbyville?"
+        -> "Does Shelbyville have a trade office?"
+    "Who is the protocol director of Springfield?"  then  "When was she interviewed?"
+        -> "When was Jane Doe interviewed?"   (the person named in the previous answer)
+
+Places are recognised with a `Gazetteer` (`entities.default_gazetteer()` unless the caller passes the one that
+also knows the indexed documents' own places, `Assistant.engine.places`). Questions are matched in any case
+("what about shelbyville?"); answers, which quote the documents, only where a name is capitalised.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .entities import find_person_names, find_places, place_kind, same_place
+from .entities import Gazetteer, default_gazetteer, find_person_names
 from .types import Answer
 
 _WHAT_ABOUT = re.compile(
@@ -61,22 +65,28 @@ def _content_text(content: object) -> str:
     return str(content or "")
 
 
-def resolve(question: str, history: Sequence[object] | None, known_people: Iterable[str] = ()) -> str:
-    """Rewrite a follow-up into a standalone question; return it unchanged when it already stands alone."""
+def resolve(
+    question: str, history: Sequence[object] | None, known_people: Iterable[str] = (),
+    gazetteer: Gazetteer | None = None,
+) -> str:
+    """Rewrite a follow-up into a standalone question; return it unchanged when it already stands alone.
+    `gazetteer`: the places known (default: the general gazetteer)."""
     turns = turns_from_history(history)
     if not turns:
         return question
+    places_known = gazetteer if gazetteer is not None else default_gazetteer()
     previous = turns[-1]
     match = _WHAT_ABOUT.match(question)
     if match:
-        return _substitute(previous.question, (match.group("x") or match.group("y")).strip(), known_people)
+        new = (match.group("x") or match.group("y")).strip()
+        return _substitute(previous.question, new, known_people, places_known)
     if _PERSON_PRONOUN.search(question):
-        person = _last_person(turns, known_people)
+        person = _last_person(turns, known_people, places_known)
         if person:
             return _replace_person_pronoun(question, person)
     if _PLACE_PRONOUN.search(question):
-        places = find_places(previous.question) or find_places(previous.answer)
-        cities = [p for p in places if place_kind(p) == "city"]
+        places = places_known.find(previous.question, any_case=True) or places_known.find(previous.answer)
+        cities = [p for p in places if places_known.place_kind(p) == "city"]
         if "city" in question.lower() and cities:
             places = cities
         if places:
@@ -88,21 +98,22 @@ def resolve(question: str, history: Sequence[object] | None, known_people: Itera
     return question
 
 
-def _substitute(base: str, new: str, known_people: Iterable[str]) -> str:
+def _substitute(base: str, new: str, known_people: Iterable[str], gazetteer: Gazetteer) -> str:
     """Put `new` in place of the entity of the same kind in the previous question."""
-    if find_places(new):
-        olds = [p for p in find_places(base) if not same_place(p, new)]
+    if gazetteer.kind(new) or gazetteer.find(new, any_case=True):
+        olds = [p for p in gazetteer.find(base, any_case=True) if not gazetteer.same_place(p, new)]
     else:
-        olds = find_person_names(base, set(known_people))
+        olds = find_person_names(base, set(known_people), gazetteer)
     if olds:
         return base.replace(olds[-1], new, 1)
     return f"{base.rstrip(' ?')} for {new}?"
 
 
-def _last_person(turns: list[Turn], known_people: Iterable[str]) -> str | None:
+def _last_person(turns: list[Turn], known_people: Iterable[str], gazetteer: Gazetteer | None = None) -> str | None:
     known = set(known_people)
     for turn in reversed(turns):
-        for candidates in (turn.people, find_person_names(turn.answer, known), find_person_names(turn.question, known)):
+        named = (find_person_names(text, known, gazetteer) for text in (turn.answer, turn.question))
+        for candidates in (turn.people, *named):
             names = [c for c in candidates if c in known] or candidates
             if names:
                 return names[0]

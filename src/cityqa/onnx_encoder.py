@@ -163,6 +163,36 @@ class OnnxEncoder:
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
+    def _run(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The model's last hidden state for a batch of tokenizer encodings, padded to the longest, and the
+        attention mask."""
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for r, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[r, :n], mask[r, :n], types[r, :n] = enc.ids, enc.attention_mask, enc.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0], mask
+
+    def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces (without [CLS]/[SEP]) and their contextual vectors, unit length: what
+        `scorer.alignment` compares token by token."""
+        if not texts:
+            return []
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        encodings = self.tokenizer.encode_batch(list(texts))
+        hidden, _ = self._run(encodings)
+        out = []
+        for r, enc in enumerate(encodings):
+            n = len(enc.ids)
+            vectors = hidden[r, 1 : n - 1]
+            vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            out.append((list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)))
+        return out
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -174,16 +204,7 @@ class OnnxEncoder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                enc = encodings[i]
-                n = len(enc.ids)
-                ids[r, :n], mask[r, :n], types[r, :n] = enc.ids, enc.attention_mask, enc.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            hidden, mask = self._run([encodings[i] for i in rows])
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -93,11 +93,26 @@ class Settings(BaseSettings):
             "best sentence (README 'Quality' has the measurement behind that)."
         ),
     )
-    abstain_threshold: float = Field(
-        0.41,
+    abstain_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
         description=(
-            "Answer only when the best sentence scores at least this (0-1). Calibrated on the gold set's "
-            "unanswerable questions: see benchmarks/calibrate.py and README 'Abstention'."
+            "Answer only when the best sentence's calibrated probability of answering reaches this (0-1). Unset: "
+            "the threshold chosen with the answer scorer on held-out data (`scorer.json`; README 'Abstention')."
+        ),
+    )
+    align_top_n: int = Field(
+        4, ge=0, le=64,
+        description=(
+            "Candidate sentences per question whose words are aligned token by token with the question's (the best "
+            "of the feature model; about 2 ms each on two cores); 0 leaves the decision to the feature model "
+            "alone. The scorer's stage 2 was fitted with 4 (README 'Answer scorer')."
+        ),
+    )
+    scorer_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder with a fitted answer scorer (scorer.json) from `python -m cityqa.train`; unset: the one shipped "
+            "in the package (cityqa/models)."
         ),
     )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a message.")

@@ -38,5 +38,11 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stems))
 
 
+@lru_cache(maxsize=200_000)
+def term_tuple(text: str) -> tuple[str, ...]:
+    """`content_terms`, remembered: the answerer meets the same sentences question after question."""
+    return tuple(content_terms(text))
+
+
 def normalise_space(text: str) -> str:
     return " ".join(text.split())

@@ -62,7 +62,7 @@ class Chunk:
 
     def sentence_contexts(self) -> list[str]:
         """Each sentence with what it leans on (its heading and the two sentences before), for a second embedding:
-        'It is a midsized city without a major port…' only says 'Fresno' through the sentence before it."""
+        'It is a midsized town without a port…' only names the town through the sentence before it."""
         heading = self.section[-1] if self.section else ""
         texts: list[str] = []
         before: list[str] = []
@@ -124,7 +124,7 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """Human-readable origin, e.g. 'Interview with Erin Bromaghim, 2023-10-16'."""
+        """Human-readable origin, e.g. 'Interview with Dana Quill, 2024-03-05'."""
         if self.interviewee:
             return f"Interview with {self.interviewee}" + (f", {self.date}" if self.date else "")
         note = f", endnote {', '.join(self.endnotes)}" if self.endnotes else ""

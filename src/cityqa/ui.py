@@ -28,7 +28,7 @@ from . import evaluate as ev
 from .assistant import Assistant
 from .briefing import Exchange, briefing_filename, briefing_markdown, describe_search
 from .corpus import read_document
-from .entities import find_places, fold, place_kind
+from .entities import Gazetteer, fold, gazetteer_for
 from .errors import CityqaError, ConfigError
 from .settings import Settings
 from .types import Answer, Chunk, Citation, SearchFilters
@@ -39,11 +39,6 @@ TITLE = "cityqa: California cities' international affairs"
 KIND_CHOICES = {"All documents": (), "Report only": ("report",), "Interviews only": ("interview",)}
 CONTEXT_CHARS = 600
 MAX_CHECK_CHARS = 5000  # longest text the Fact-check tab accepts (about a page; every sentence is checked)
-EXAMPLES = [
-    "Which countries did San José visit on trade missions in the 1990s and early 2000s?",
-    "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?",
-    "Which city is Okiyama a sister city of?",
-]
 PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
 _MARK = re.compile(r"\[(\d+)\]")
@@ -85,7 +80,8 @@ def render_answer_markdown(answer: Answer) -> str:
         return "\n".join(lines)
     lines += [_with_marks(answer.answer), "", "**Sources**", ""]
     lines += [f"- {escape_md(chip_label(c))}" for c in answer.citations]
-    lines += ["", f"<sub>confidence {answer.confidence:.2f} · click a source on the right to see it in context</sub>"]
+    sure = f"confidence {answer.confidence:.0%} that the quote answers the question"
+    lines += ["", f"<sub>{sure} · click a source on the right to see it in context</sub>"]
     return "\n".join(lines)
 
 
@@ -177,18 +173,26 @@ def human_size(n: int) -> str:
     return f"{size:.1f} MB"
 
 
-def cities_in(chunks: Iterable[Chunk]) -> list[str]:
-    """California cities named in the indexed passages (or an interview's city), for the filter list."""
+def cities_in(chunks: Iterable[Chunk], gazetteer: Gazetteer | None = None) -> list[str]:
+    """Cities named in the indexed passages (or an interview's city), for the filter list. `gazetteer`: the
+    places known, by default the general gazetteer plus the places these passages name."""
+    chunks = list(chunks)
+    places = gazetteer if gazetteer is not None else gazetteer_for(chunks)
     found: dict[str, str] = {}
     for chunk in chunks:
-        names = [*find_places(chunk.text), chunk.metadata.get("city", "")]
+        city = chunk.metadata.get("city", "")
+        names = [text for text, kind in _named_places(chunk.text, places) if kind == "city"] + [city]
         for name in names:
-            if not name or (place_kind(name) != "city" and name != chunk.metadata.get("city")):
+            if not name:
                 continue
             key = fold(name)
-            if key not in found or (found[key].isascii() and not name.isascii()):  # prefer "San José"
+            if key not in found or (found[key].isascii() and not name.isascii()):  # prefer "Bogotá"
                 found[key] = name
     return sorted(found.values(), key=fold)
+
+
+def _named_places(text: str, places: Gazetteer) -> list[tuple[str, str]]:
+    return [(text[start:end], kind) for start, end, kind in places.spans(text)]
 
 
 def search_filters(kind: str | None, cities: Sequence[str] | None) -> SearchFilters | None:
@@ -403,7 +407,6 @@ def _ask_tab(h: _Handlers, app: gr.Blocks) -> None:
                 app.load(lambda: gr.Dropdown(choices=_city_choices(h.assistant)), None, [cities],
                          api_visibility="private")
                 k = gr.Slider(1, 20, value=h.assistant.settings.top_k, step=1, label="Passages searched", scale=1)
-            gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             with gr.Row():
                 clear = gr.Button("New conversation", size="sm")
                 export = gr.Button("Briefing note (Markdown)", size="sm", elem_id="cq-export")
@@ -459,7 +462,8 @@ def _select_answer(exchanges: list[Exchange], evt: gr.SelectData) -> tuple[int |
 
 def _city_choices(assistant: Assistant) -> list[str]:
     try:
-        return cities_in(assistant.engine.nodes.chunks)
+        engine = assistant.engine
+        return cities_in(engine.nodes.chunks, getattr(engine, "places", None))
     except CityqaError:  # no index yet: the user can still type a city
         return []
 
