@@ -126,6 +126,10 @@ def main() -> None:
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(table(results))
+    names = ("coldstart", "latency", "squad", "throughput", "scale")
+    carried = [name for name in names if name in skip and name in results]
+    if carried:
+        print(f"\nnot run this time, figures from the run that last measured them: {', '.join(carried)}")
     machine = results["machine"]
     print(f"\n{machine['cpus']} CPUs; load average {machine['loadavg_at_start'][0]:.1f} at start, "
           f"{machine['loadavg_at_end'][0]:.1f} at end (other processes share the machine: see README)")

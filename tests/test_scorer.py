@@ -121,3 +121,7 @@ def test_a_missing_or_stale_scorer_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "scorer.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ConfigError, match="other features"):
         ScorerModel(tmp_path)
+    del data["answerable"]
+    (tmp_path / "scorer.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a complete answer scorer"):
+        ScorerModel(tmp_path)

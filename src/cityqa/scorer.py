@@ -207,13 +207,16 @@ class ScorerModel:
                 f"The answer scorer {path} is missing or unreadable ({exc}). Reinstall cityqa, or run `make train` "
                 "to fit it again."
             ) from exc
-        if tuple(data["stage1"]["names"]) != FEATURES or tuple(data["answerable"]["names"]) != ANSWERABILITY_FEATURES:
+        try:
+            self.stage1 = Linear.from_dict(data["stage1"])
+            self.stage2 = Linear.from_dict(data["stage2"])
+            self.answerable = Linear.from_dict(data["answerable"])
+            self.threshold = float(data["threshold"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path} is not a complete answer scorer (no {exc}); run `make train` again.") from exc
+        if self.stage1.names != FEATURES or self.answerable.names != ANSWERABILITY_FEATURES:
             raise ConfigError(f"The answer scorer {path} was fitted on other features; run `make train` again.")
         self.meta = data
-        self.stage1 = Linear.from_dict(data["stage1"])
-        self.stage2 = Linear.from_dict(data["stage2"])
-        self.answerable = Linear.from_dict(data["answerable"])
-        self.threshold = float(data["threshold"])
 
     def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray) -> float:
         """The probability that the best candidate answers the question (see `answerability_features`)."""
