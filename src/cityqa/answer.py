@@ -30,6 +30,7 @@ from .scorer import (
     feature_matrix,
     log1p,
     merge_logits,
+    question_type,
     sentence_types,
     share_found,
     stage2_features,
@@ -220,7 +221,7 @@ class Extractor:
         if not scored:
             return []
         model = self.model
-        features = feature_matrix(rows, QuestionView.of(question).qtype)
+        features = feature_matrix(rows, question_type(question))
         first = model.stage1.logit(features)
         top = np.argsort(-first, kind="stable")[: self.settings.align_top_n]
         align = np.zeros((len(scored), 3))

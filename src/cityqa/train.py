@@ -40,11 +40,11 @@ from .scorer import (
     SCORER_FILE,
     STAGE2_FEATURES,
     Linear,
-    QuestionView,
     alignment,
     answerability_features,
     feature_matrix,
     merge_logits,
+    question_type,
     stage2_features,
 )
 from .settings import Settings
@@ -99,7 +99,7 @@ def _mine(assistant: Any, items: list[dict[str, Any]]) -> list[Group]:
             groups.append(Group(
                 item["id"], item["question"], item["split"], item["origin"], item["source"], item["answerable"],
                 np.array([item["label"](s) for s in scored], dtype=np.float32),
-                feature_matrix(rows, QuestionView.of(item["question"]).qtype),
+                feature_matrix(rows, question_type(item["question"])),
                 [engine.extractor.quote_text(s) for s in scored],
             ))
     return groups
