@@ -14,7 +14,7 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 # How the onnx-int8 backend quantises: weights int8 per output channel (onnxruntime quantize_dynamic). Part of the
 # index fingerprint: the first int8 indexes used one scale per tensor (cosine 0.957 to fp32, not 0.993).
 INT8_SCHEME = "dynamic-per-channel"
-CHUNKER_VERSION = 1  # bump when chunking.py changes what chunks it produces
+CHUNKER_VERSION = 2  # bump when chunking.py changes what chunks it produces (2: interview cities from a gazetteer)
 
 
 class Settings(BaseSettings):
