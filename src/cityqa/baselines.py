@@ -83,15 +83,16 @@ class CityqaSystem:
 
     name = "cityqa"
 
-    def __init__(self, assistant: Assistant, k: int | None = None) -> None:
+    def __init__(self, assistant: Assistant, k: int | None = None, passages: bool = True) -> None:
         self.assistant = assistant
         self.k = k or max(5, assistant.settings.top_k)
+        self.passages = passages  # look up the ranked passages too (the gold metrics need them; SQuAD's do not)
 
     def ask(self, question: str, history: Sequence[str] | None = None) -> Response:
         start = time.perf_counter()
         answer = self.assistant.ask(question, history=list(history or []))
         seconds = time.perf_counter() - start
-        return Response(answer, self.ranked(question, answer), seconds)
+        return Response(answer, self.ranked(question, answer) if self.passages else [], seconds)
 
     def ranked(self, question: str, answer: Answer) -> list[Span]:
         """The hybrid retriever's hits for the question as resolved, in the order the answerer ranks them."""

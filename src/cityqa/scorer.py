@@ -100,10 +100,8 @@ FEATURES = BASE_FEATURES + TYPE_FEATURES
 class QuestionView:
     """What feature computation needs from the question, once per question."""
 
-    text: str
     terms: list[str]
     bigrams: set[tuple[str, str]]
-    qtype: str
     asked: set[str]
     names: set[str]  # stemmed terms of the capitalised words after the first: the things the question names
     values: set[str]  # numbers and years the question gives
@@ -114,8 +112,7 @@ class QuestionView:
         terms = content_terms(question)
         names = {t for m in _CAPITALISED.finditer(question.strip()) for t in content_terms(m.group(0))}
         head = next((t for t in terms if t not in names), None)
-        return cls(question, terms, set(itertools.pairwise(terms)), question_type(question), set(terms),
-                   names, set(_NUMBERS.findall(question)), head)
+        return cls(terms, set(itertools.pairwise(terms)), set(terms), names, set(_NUMBERS.findall(question)), head)
 
 
 _NUMBERS = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")

@@ -19,7 +19,6 @@ sentence of the whole index by BM25 alone and by MiniLM cosine alone (both alway
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .assistant import Assistant
-from .baselines import LlamaIndexBaseline, TopSentenceSystem
+from .baselines import CityqaSystem, LlamaIndexBaseline, TopSentenceSystem
 from .errors import IndexMismatchError
 from .evaluate import calibration, contains, percentile
 from .settings import Settings
@@ -97,7 +96,7 @@ def _systems(names: Sequence[str], assistant: Assistant, corpus: Path) -> list[A
     systems: list[Any] = []
     for name in names:
         if name == "cityqa":
-            systems.append(_CityqaSquad(assistant))
+            systems.append(CityqaSystem(assistant, passages=False))
         elif name == "llama-index":
             systems.append(LlamaIndexBaseline(corpus, assistant.embedder))
         elif name in ("bm25-sentence", "dense-sentence"):
@@ -107,20 +106,6 @@ def _systems(names: Sequence[str], assistant: Assistant, corpus: Path) -> list[A
 
             raise EvalError(f"Unknown system {name!r}; choose from {', '.join(SQUAD_SYSTEMS)}.")
     return systems
-
-
-class _CityqaSquad:
-    name = "cityqa"
-
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
-
-    def ask(self, question: str, history: Sequence[str] | None = None) -> Any:
-        from .baselines import Response
-
-        start = time.perf_counter()
-        answer = self.assistant.ask(question)
-        return Response(answer, [], time.perf_counter() - start)
 
 
 def evaluate_squad(
