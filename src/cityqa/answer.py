@@ -240,8 +240,9 @@ class Extractor:
     @staticmethod
     def quote_text(s: Scored) -> str:
         """The text a candidate would be quoted as (with the sentence before when it leans on it)."""
-        start, end = quote_span(s.hit.chunk, s.sentence)
-        return s.hit.chunk.text[start - s.hit.chunk.start : end - s.hit.chunk.start]
+        chunk = s.hit.chunk
+        start, end = quote_span(chunk, s.sentence)
+        return chunk.text[start - chunk.start : end - chunk.start]
 
     def rank_by_similarity(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Every sentence of `hits` ordered by meaning and words alone (no answer-type reasoning): how close a
@@ -324,8 +325,9 @@ def _adds_values(cand: Scored, chosen: list[Scored], question: str) -> bool:
     sentences already chosen name."""
     quote = Extractor.quote_text
     known = _values(question).union(*(_values(quote(c)) for c in chosen))
-    words = quote(cand).split()
-    return bool(_values(quote(cand)) - known - {words[0].lower() if words else ""})
+    text = quote(cand)
+    words = text.split()
+    return bool(_values(text) - known - {words[0].lower() if words else ""})
 
 
 _LABEL = re.compile(r"^\s*([^:.;]{3,80}):\s")

@@ -153,7 +153,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def calibration(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> Record:
     """Expected calibration error over `bins` equal-width confidence bins, and each bin's mean confidence and
-    accuracy (the reliability curve)."""
+    accuracy (the reliability curve). The error is None when there is nothing to calibrate: no confidences, or a
+    system that gives none (the baselines say 0 throughout)."""
     conf = np.asarray(confidences, dtype=float)
     hits = np.asarray(correct, dtype=float)
     rows, total = [], 0.0
@@ -166,7 +167,7 @@ def calibration(confidences: Sequence[float], correct: Sequence[bool], bins: int
             row["confidence"], row["accuracy"] = float(conf[mask].mean()), float(hits[mask].mean())
             total += n * abs(row["confidence"] - row["accuracy"])
         rows.append(row)
-    return {"ece": total / len(conf) if len(conf) else None, "bins": rows}
+    return {"ece": total / len(conf) if conf.any() else None, "bins": rows}
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -293,7 +294,7 @@ def aggregate(results: Sequence[Scored]) -> dict[str, Any]:
         "abstention_precision": ratio(sum(not r.answerable for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "false_abstention_rate": ratio(sum(r.abstained for r in answerable), len(answerable)),
-        "ece": calib["ece"] if any(r.confidence for r in results) else None, "reliability": calib["bins"],
+        "ece": calib["ece"], "reliability": calib["bins"],
         "latency_p50_ms": None if p50 is None else 1000 * p50,
         "latency_p95_ms": None if p95 is None else 1000 * p95,
     }

@@ -28,7 +28,7 @@ from typing import Any
 from .assistant import Assistant
 from .baselines import CityqaSystem, LlamaIndexBaseline, TopSentenceSystem
 from .errors import IndexMismatchError
-from .evaluate import calibration, contains, percentile
+from .evaluate import calibration, contains, mean, percentile
 from .settings import Settings
 from .squad import SquadQuestion, SquadSet, load_squad
 from .types import Answer, Citation
@@ -75,7 +75,7 @@ def aggregate(results: Sequence[SquadResult]) -> dict[str, Any]:
     unanswerable = [r for r in results if not r.answerable]
 
     def share(rows: Sequence[SquadResult], key: Callable[[SquadResult], bool]) -> float | None:
-        return sum(map(key, rows)) / len(rows) if rows else None
+        return mean(float(key(r)) for r in rows)
 
     seconds = [r.seconds for r in results]
     calib = calibration([r.confidence for r in results], [r.top_correct for r in results])
@@ -85,8 +85,7 @@ def aggregate(results: Sequence[SquadResult]) -> dict[str, Any]:
         "short_answer_recall": share(answerable, lambda r: r.short_answer),
         "false_not_found": share(answerable, lambda r: r.abstained),
         "unanswerable_abstained": share(unanswerable, lambda r: r.abstained),
-        # a system without a confidence (the baselines say 0 throughout) has nothing to calibrate
-        "ece": calib["ece"] if any(r.confidence for r in results) else None, "reliability": calib["bins"],
+        "ece": calib["ece"], "reliability": calib["bins"],
         "latency_p50_ms": None if not seconds else 1000 * (percentile(seconds, 50) or 0.0),
         "latency_p95_ms": None if not seconds else 1000 * (percentile(seconds, 95) or 0.0),
     }

@@ -48,7 +48,7 @@ from .scorer import (
     stage2_features,
 )
 from .settings import Settings
-from .squad import load_squad, split_articles
+from .squad import SquadSet, load_squad, split_articles
 
 SEED = 12
 N_DEV_ARTICLES, N_TEST_ARTICLES = 1, 2
@@ -105,13 +105,13 @@ def _mine(assistant: Any, items: list[dict[str, Any]]) -> list[Group]:
     return groups
 
 
-def squad_split(path: Path) -> dict[str, list[str]]:
-    return split_articles(sorted(set(load_squad(path).titles.values())), SEED, N_DEV_ARTICLES, N_TEST_ARTICLES)
+def squad_split(squad: SquadSet) -> dict[str, list[str]]:
+    return split_articles(sorted(set(squad.titles.values())), SEED, N_DEV_ARTICLES, N_TEST_ARTICLES)
 
 
 def mine_squad(path: Path, work: Path) -> list[Group]:
     squad = load_squad(path)
-    split = squad_split(path)
+    split = squad_split(squad)
     log(f"SQuAD split: {split}")
     of_title = {title: name for name, titles in split.items() for title in titles}
     assistant = _assistant(squad.write_corpus(work / "squad-corpus"), work / "squad-index")
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"dev: {json.dumps(fitted['dev'])}; threshold {fitted['threshold']}")
     scorer = {
         "stage1": stage1.to_dict(), **fitted, "top_n": TOP_N, "seed": SEED,
-        "data": {"squad": args.squad.name, "squad_split": squad_split(args.squad), "gold": str(args.gold),
+        "data": {"squad": args.squad.name, "squad_split": squad_split(load_squad(args.squad)), "gold": str(args.gold),
                  "gold_split": "sha256(id) % 3 == 0 -> dev", "questions": {"train": len(train), "dev": len(dev)}},
         "licence": "fitted on SQuAD 2.0 (CC BY-SA 4.0, Rajpurkar, Jia & Liang 2018) and cityqa's gold questions",
     }
