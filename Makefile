@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install dev index lint bench bench-quick browser clean train
+.PHONY: run test install dev index lint bench bench-quick browser clean train lexicon
 
 run: install index
 	$(PY) app.py
@@ -57,6 +57,13 @@ bench-quick: dev
 SQUAD ?= ../shared/bench/squad-public.json
 train: install
 	$(PY) -m cityqa.train --squad $(SQUAD) --work train-work
+
+# Rebuild src/cityqa/models/lexicon.json.gz (the fact-checker's WordNet tables) from Debian's wordnet-base.
+lexicon: install
+	rm -rf lexicon-work && mkdir -p lexicon-work
+	cd lexicon-work && apt-get download wordnet-base && dpkg -x wordnet-base_*.deb root
+	$(PY) scripts/build_lexicon.py lexicon-work/root/usr/share/wordnet
+	rm -rf lexicon-work
 
 clean:
 	rm -rf $(VENV) index/chroma index/gen-* index/manifest.json

@@ -1,7 +1,8 @@
-"""Regenerate docs/screenshot.png: index the shipped corpus into a temporary folder, launch the app, ask a few
-questions in headless Chromium, open a citation and take the picture.
+"""Regenerate docs/screenshot.png and docs/factcheck.png: index the shipped corpus into a temporary folder, launch
+the app, ask a few questions in headless Chromium, open a citation and take the picture; then fact-check three
+claims, open the contradicted one's evidence, add it to the briefing note and take the second.
 
-    .venv/bin/python docs/make_screenshot.py
+    .venv/bin/python docs/make_screenshot.py [CHAT_PNG [FACTCHECK_PNG]]
 
 Needs /usr/bin/chromium (`make browser`); nothing is downloaded.
 """
@@ -12,12 +13,14 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from cityqa import Assistant, Settings
 from cityqa.ui import build_app, launch_options
@@ -30,9 +33,11 @@ QUESTIONS = [
     "When was she interviewed?",
     "Which countries did San José visit on trade missions in the 1990s and early 2000s?",
 ]
+CLAIMS = ("Fresno banned caste discrimination in the city. Abe Lowenthal's book Global California was published "
+          "in 2012. Sacramento opened a trade office in Lagos.")
 
 
-def main(out: Path = REPO / "docs" / "screenshot.png") -> None:
+def main(out: Path = REPO / "docs" / "screenshot.png", factcheck: Path = REPO / "docs" / "factcheck.png") -> None:
     with tempfile.TemporaryDirectory() as index:
         settings = Settings(corpus_dir=REPO / "corpus", index_dir=Path(index), auth=None)
         assistant = Assistant.open(settings=settings)
@@ -44,17 +49,28 @@ def main(out: Path = REPO / "docs" / "screenshot.png") -> None:
         app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **launch_options(settings))
         try:
             shoot(f"http://127.0.0.1:{port}/", out)
+            shoot_factcheck(f"http://127.0.0.1:{port}/", factcheck)
         finally:
             app.close()
-    print(f"wrote {out}")
+    print(f"wrote {out} and {factcheck}")
 
 
-def shoot(url: str, out: Path) -> None:
+@contextmanager
+def opened(url: str, timeout_ms: int) -> Iterator[Page]:
+    """A page of the app in headless Chromium, closed afterwards."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 860}, device_scale_factor=1)
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(timeout_ms)
         page.goto(url, wait_until="load")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def shoot(url: str, out: Path) -> None:
+    with opened(url, 20_000) as page:
         for n, question in enumerate(QUESTIONS, 1):
             page.locator("#cq-question textarea").fill(question)
             page.locator("#cq-ask").click()
@@ -63,8 +79,22 @@ def shoot(url: str, out: Path) -> None:
         page.locator(".cq-chip").first.click()
         expect(page.locator("#cq-panel mark")).to_be_visible()
         page.screenshot(path=str(out))
-        browser.close()
+
+
+def shoot_factcheck(url: str, out: Path) -> None:
+    with opened(url, 60_000) as page:
+        page.get_by_role("tab", name="Fact-check").click()
+        page.locator("#cq-claims textarea").fill(CLAIMS)
+        page.locator("#cq-check").click()
+        contradicted = page.locator(".cq-card.cq-contradicted")
+        expect(contradicted).to_be_visible()
+        contradicted.locator(".cq-quote").first.click()
+        expect(page.locator("#cq-check-panel mark.cq-conflict")).to_be_visible()
+        page.locator(".cq-card-box").filter(has=contradicted).locator(".cq-note-toggle").click()
+        expect(page.locator("#cq-check-note-list")).to_contain_text("1 claim in the note")
+        page.screenshot(path=str(out), full_page=True)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshot.png")
+    paths = [Path(arg) for arg in sys.argv[1:3]]
+    main(*paths)

@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: ask, see the answer with citation chips, open one, see the quote highlighted.
+"""End to end in headless Chromium: ask, see the answer with citation chips, open one, see the quote highlighted;
+fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it.
 
 Uses Debian's /usr/bin/chromium (`make test` installs it); never `playwright install`. Fails, not skips, when
 Chromium is missing, so a green run always means the browser really ran.
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
+SUPPORTED = "Fresno banned caste discrimination in the city."
+CONTRADICTED = "Abe Lowenthal's book Global California was published in 2012."  # the report says 2009
+TABS = ["Ask", "Fact-check", "Corpus", "Evaluation"]
 
 
 @pytest.fixture(scope="module")
@@ -100,4 +104,43 @@ def test_evaluation_tab_shows_table_and_chart(page: Page, eval_report: tuple[Pat
     row = page.locator("#cq-eval table tr").filter(has=page.get_by_role("cell", name="hit@1", exact=True))
     expect(row).to_contain_text(hit1)
     expect(page.locator("#cq-eval-chart img")).to_be_visible()
+    page.get_by_role("tab", name="Ask").click()
+
+
+def test_fact_check_cards_evidence_in_context_and_note(page: Page, assistant: Assistant, tmp_path: Path) -> None:
+    evidence = assistant.check(CONTRADICTED)[0].evidence[0]
+    page.get_by_role("tab", name="Fact-check").click()
+    page.locator("#cq-claims textarea").fill(f"{SUPPORTED} {CONTRADICTED}")
+    page.locator("#cq-check").click()
+    cards = page.locator(".cq-card")
+    expect(cards).to_have_count(2, timeout=60_000)
+    expect(page.get_by_role("tab")).to_have_text(TABS)  # the tab's state and render leave the tab bar alone
+    supported, contradicted = cards.nth(0), cards.nth(1)
+    expect(supported.locator(".cq-badge.cq-supported")).to_have_text("Supported")
+    expect(supported.locator(".cq-claim")).to_have_text(SUPPORTED)
+    expect(contradicted.locator(".cq-badge.cq-contradicted")).to_have_text("Contradicted")
+    expect(contradicted.locator(".cq-claim mark.cq-conflict")).to_have_text("2012")
+    expect(contradicted.locator(".cq-mismatches")).to_contain_text("date: claim says 2012, source says 2009")
+    background = contradicted.locator(".cq-claim mark.cq-conflict").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(255, 214, 214)"  # red, unlike a match
+    contradicted.locator(".cq-quote").first.click()
+    panel = page.locator("#cq-check-panel")
+    expect(panel.locator(".cq-passage > mark")).to_have_text(evidence.quote)
+    expect(panel.locator(".cq-passage > mark mark.cq-conflict")).to_have_text("2009")
+    expect(panel.locator(".cq-passage")).to_contain_text("The global engagement of California cities")  # context
+    expect(panel).to_contain_text("Claim 2 (Contradicted)")
+    page.locator(".cq-note-toggle").nth(1).click()
+    expect(page.locator(".cq-note-toggle").nth(1)).to_have_text("Remove from briefing note")
+    expect(page.locator("#cq-check-note-list")).to_contain_text("1 claim in the note")
+    page.locator("#cq-check-export").click()
+    with page.expect_download() as download:
+        page.locator("#cq-check-download").click()
+    note = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"## 1. {CONTRADICTED}" in note and SUPPORTED not in note
+    assert "- Verdict: **Contradicted**" in note and "date: claim says 2012, source says 2009" in note
+    assert evidence.quote in note and assistant.manifest["files"][evidence.source]["sha256"] in note
+    assert assistant.fingerprint in note
+    shot = tmp_path / "factcheck.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.exists() and shot.stat().st_size > 30_000
     page.get_by_role("tab", name="Ask").click()

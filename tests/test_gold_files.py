@@ -27,7 +27,11 @@ QUESTION_TAGS = {*QUESTION_MINIMUMS, "number", "date"}
 MIN_QUESTIONS, MIN_NUMBER_OR_DATE, MIN_LIST_ITEMS = 110, 12, 2
 MIN_CLAIMS, MIN_PER_LABEL = 66, 22
 LABELS = ("supported", "contradicted", "not_found")
-ALTERATION_KINDS = {"number", "date", "name", "place", "negation", "count", "entity"}
+ALTERATION_KINDS = {"number", "date", "name", "place", "negation", "count", "entity",
+                    "actor", "group", "object", "partner", "destination", "magnitude"}
+# one element of a true statement swapped for another that fills the same slot (issue 13)
+SWAP_KINDS = {"actor", "group", "object", "partner", "destination", "magnitude"}
+MIN_SWAPPED, MIN_HELDOUT_CLAIMS = 40, 20
 NUM_WORDS = {
     "2": "two",
     "3": "three",
@@ -64,6 +68,8 @@ def in_text(needle: str, haystack: str) -> bool:
 QUESTIONS = load("questions.jsonl")
 HELDOUT = load("heldout.jsonl")  # written apart from the answerer's rules; scored, never tuned on (README)
 CLAIMS = load("claims.jsonl")
+# written apart from the checker's code and never tuned on (README, "Fact-checker"); scored only
+HELDOUT_CLAIMS = {"hc": load("claims_heldout.jsonl"), "hd": load("claims_heldout2.jsonl")}
 
 
 def check_evidence(evidence: list[Record]) -> None:
@@ -79,7 +85,8 @@ def check_evidence(evidence: list[Record]) -> None:
         assert not ENDNOTE.search(text), f"endnote digits at end: {text!r}"
 
 
-@pytest.mark.parametrize(("records", "prefix"), [(QUESTIONS, "q"), (HELDOUT, "h"), (CLAIMS, "c")])
+@pytest.mark.parametrize(("records", "prefix"), [(QUESTIONS, "q"), (HELDOUT, "h"), (CLAIMS, "c"),
+                                                *((rows, prefix) for prefix, rows in HELDOUT_CLAIMS.items())])
 def test_ids_unique_and_sequential(records: list[Record], prefix: str) -> None:
     ids = [r["id"] for r in records]
     assert ids == [f"{prefix}{i:03d}" for i in range(1, len(ids) + 1)]
@@ -128,7 +135,18 @@ def test_claim_counts() -> None:
     assert all(labels[label] >= MIN_PER_LABEL for label in LABELS), labels
 
 
-@pytest.mark.parametrize("c", CLAIMS, ids=lambda c: c["id"])
+def test_swapped_claims_and_held_out_claims() -> None:
+    """Issue 13: at least 40 gold claims with one element swapped, and held-out claim files of at least 20."""
+    assert sum(c["label"] == "contradicted" and c["alteration"]["kind"] in SWAP_KINDS for c in CLAIMS) >= MIN_SWAPPED
+    for rows in HELDOUT_CLAIMS.values():
+        assert len(rows) >= MIN_HELDOUT_CLAIMS
+        assert {c["label"] for c in rows} == set(LABELS)
+    claims = {c["claim"] for c in CLAIMS}
+    assert not [c["id"] for rows in HELDOUT_CLAIMS.values() for c in rows if c["claim"] in claims]
+
+
+@pytest.mark.parametrize("c", [*CLAIMS, *(c for rows in HELDOUT_CLAIMS.values() for c in rows)],
+                         ids=lambda c: c["id"])
 def test_claim(c: Record) -> None:
     assert {"id", "claim", "label", "evidence", "alteration", "tags"} <= set(c)
     assert isinstance(c["claim"], str)

@@ -322,8 +322,8 @@ def test_chat_escapes_every_hostile_question(app_url: str) -> None:
             text = message_text(message)
             assert not HOSTILE_RE.search(text), (question, text[:300])
         client.predict(api_name="/clear")
-    table = client.predict("<img src=x onerror=alert(1)> Okiyama is in Japan.", api_name="/check")
-    assert table["data"]
+    status, _ = client.predict("<img src=x onerror=alert(1)> Okiyama is in Japan.", api_name="/check")
+    assert " checked: " in status and "<img" not in status  # the cards' escaping: tests/test_ui.py
     config = client.config
     kinds = {c.get("type"): c.get("props", {}) for c in config["components"]}
     assert kinds["chatbot"].get("sanitize_html") is True
@@ -338,10 +338,10 @@ def test_chat_escapes_every_hostile_question(app_url: str) -> None:
 def test_fact_check_tab_refuses_empty_and_oversized_text_quickly(app_url: str) -> None:
     client = Client(app_url, verbose=False)
     for text, message in [("", "Please type a claim"), (" \n\t", "Please type a claim"),
-                          ("Okiyama is in France. " * 4600, "at most 5,000 characters")]:  # 100 KB: 4,600 claims
+                          ("Okiyama is in France. " * 4600, "101,200 characters long")]:  # 100 KB: 4,600 claims
         started = time.perf_counter()
-        table = client.predict(text, api_name="/check")
-        assert message in table["data"][0][1] and time.perf_counter() - started < 10
+        status, _ = client.predict(text, api_name="/check")
+        assert message in status and time.perf_counter() - started < 10
 
 
 # ------------------------------------------------------------------ instructions inside the corpus

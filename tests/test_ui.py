@@ -15,22 +15,28 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-from cityqa import Answer, Assistant, Citation, SearchFilters, Settings
+from cityqa import Answer, Assistant, Citation, Mark, Mismatch, SearchFilters, Settings, Verdict
 from cityqa import evaluate as ev
-from cityqa.briefing import Exchange, briefing_markdown
+from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown
 from cityqa.ui import (
     _Handlers,
     build_app,
     chat_messages,
+    check_problem,
+    check_summary,
     chip_label,
     cities_in,
     context_span,
     corpus_rows,
     escape_md,
     launch_options,
+    marked_html,
+    note_summary,
     parse_auth,
     render_answer_markdown,
     render_source_html,
+    render_verdict_card,
+    toggle_note,
 )
 from conftest import GOLD, load_jsonl
 
@@ -38,6 +44,8 @@ SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s a
 LA_DEPUTY = "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?"
 NOT_COVERED = "How many hotels belong to San Diego's tourism association?"
 ALL, REPORT, INTERVIEWS = "All documents", "Report only", "Interviews only"
+SUPPORTED_CLAIM = "Fresno banned caste discrimination in the city."
+CONTRADICTED_CLAIM = "Abe Lowenthal's book Global California was published in 2012."  # the report says 2009
 
 
 def free_port() -> int:
@@ -178,6 +186,133 @@ def test_briefing_markdown_is_complete() -> None:
     assert "interviews only; 4 passages" in text
 
 
+# ------------------------------------------------------------------ fact-check cards and note
+
+BOOK = "In his 2009 book Global California, Abe Lowenthal noted that"
+MATCH = '<mark class="cq-match" title="in both the claim and the source">'
+CONFLICT = '<mark class="cq-conflict" title="the claim and the source differ here">'
+
+
+def contradicted() -> Verdict:
+    """A contradicted verdict as the checker makes it: marks are spans of the claim and of the quote."""
+    claim = CONTRADICTED_CLAIM
+    quote = BOOK
+    return Verdict(
+        claim, "contradicted", 0.72, [citation(quote=quote, start=100, end=100 + len(quote), endnotes=["110"])],
+        [Mismatch("2012", "2009", "date")],
+        claim_marks=[Mark(0, 3, "match"), Mark(claim.index("2012"), claim.index("2012") + 4, "conflict")],
+        evidence_marks=[[Mark(7, 11, "conflict"), Mark(quote.index("Global"), quote.index("Global") + 6, "match")]],
+    )
+
+
+@pytest.mark.parametrize(("label", "word", "css"), [
+    ("supported", "Supported", "cq-supported"), ("contradicted", "Contradicted", "cq-contradicted"),
+    ("not_found", "Not in the sources", "cq-not-found"),
+])
+def test_verdict_card_badge_has_word_and_colour(label: str, word: str, css: str) -> None:
+    card = render_verdict_card(Verdict("Claim.", label, 0.8, [citation()]), 3)  # type: ignore[arg-type]
+    assert f'<span class="cq-badge {css}">{word}</span>' in card
+    assert f'<article class="cq-card {css}">' in card and "confidence 80%" in card and "claim 3" in card
+
+
+def test_verdict_card_marks_the_right_spans() -> None:
+    card = render_verdict_card(contradicted(), 2)
+    assert f'{MATCH}Abe</mark> Lowenthal' in card
+    assert f'published in {CONFLICT}2012</mark>.' in card
+    assert f'In his {CONFLICT}2009</mark> book ' in card
+    assert f'{MATCH}Global</mark> California' in card
+    assert "<li>date: claim says 2012, source says 2009</li>" in card
+    assert '<div class="cq-evidence-head">Evidence</div>' in card
+    assert 'data-evidence="0"' in card and "[1] report.txt · Sister cities · endnote 110" in card
+
+
+def test_verdict_card_escapes_everything() -> None:
+    claim = "<img src=x onerror=alert(1)> & 2012"
+    quote = "<script>alert('q')</script> 2009"
+    v = Verdict(claim, "contradicted", 0.5, [citation(quote=quote, source="<b>doc</b>.txt")],
+                [Mismatch("<i>2012</i>", "2009", "<u>date</u>")],
+                claim_marks=[Mark(0, 4, "conflict"), Mark(len(claim) - 4, len(claim), "conflict")],
+                evidence_marks=[[Mark(0, 8, "match")]])
+    card = render_verdict_card(v, 1)
+    for live in ("<img", "<script", "<b>", "<i>", "<u>"):
+        assert live not in card
+    assert f'{CONFLICT}&lt;img</mark> src=x' in card
+    assert f'{MATCH}&lt;script&gt;</mark>alert(&#x27;q&#x27;)' in card
+    assert "&amp; <mark" in card and "&lt;b&gt;doc&lt;/b&gt;.txt" in card
+    assert "&lt;u&gt;date&lt;/u&gt;: claim says &lt;i&gt;2012&lt;/i&gt;" in card
+
+
+def test_not_found_card_shows_the_closest_passage_as_such() -> None:
+    card = render_verdict_card(Verdict("Jane Doe traveled to Peru.", "not_found", 0.25, [citation()]), 1)
+    assert "Closest passage looked at (it neither supports nor contradicts the claim)" in card
+    assert "Evidence<" not in card
+    empty = render_verdict_card(Verdict("Jane Doe traveled to Peru.", "not_found", 0.9), 1)
+    assert "No passage of the documents came close" in empty and "cq-quote" not in empty
+
+
+def test_marked_html_keeps_the_text_whole_whatever_the_marks() -> None:
+    marks = [Mark(4, 9, "match"), Mark(6, 12, "conflict"), Mark(20, 99, "match"), Mark(3, 3, "match")]
+    out = marked_html("one <two> three", marks)
+    assert out == f'one {MATCH}&lt;two&gt;</mark> three'
+    assert marked_html("a < b", []) == "a &lt; b"
+
+
+def test_source_panel_shows_the_cards_marks_inside_the_quote() -> None:
+    v = contradicted()
+    text = "x" * 100 + BOOK + " more."
+    out = render_source_html(text, v.evidence[0], marks=v.evidence_marks[0])
+    assert f'<mark>In his {CONFLICT}2009</mark> book' in out
+    assert out.endswith(" more.</div>")
+
+
+def test_check_problem_and_summary() -> None:
+    assert check_problem(" \n", 100) == "Please type a claim to check."
+    refused = check_problem("x" * 101, 100)
+    assert refused and "101 characters" in refused and "at most 100 " in refused and "CITYQA_MAX_CHECK_CHARS" in refused
+    assert check_problem("x" * 100, 100) is None
+    verdicts = [contradicted(), Verdict("a", "supported", 1.0), Verdict("b", "supported", 1.0)]
+    assert check_summary(verdicts) == "3 claims checked: 2 Supported, 1 Contradicted."
+    assert check_summary([]) == "No claim to check was found in this text."
+
+
+def test_fact_check_limit_is_the_settings_one(settings: Settings) -> None:
+    """The tab refuses what `Settings.max_check_chars` refuses, with a message, before checking anything."""
+    small = Assistant.open(settings=settings.model_copy(update={"max_check_chars": 150}))
+    checks, status, _ = _Handlers(small).check("Fresno has a port. " * 8)  # 152 characters
+    assert checks == [] and "152 characters" in status and "at most 150 " in status and "cq-warn" in status
+    app = build_app(small)
+    box = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "cq-claims")
+    assert box.info == "At most 150 characters at a time." and box.max_length is None  # refused, not cut
+
+
+def test_note_toggles_and_lists_claims() -> None:
+    first = ClaimCheck(contradicted(), datetime(2024, 5, 1, tzinfo=UTC), 1)
+    twin = ClaimCheck(contradicted(), datetime(2024, 5, 1, tzinfo=UTC), 2)  # the same claim pasted twice
+    note = toggle_note(toggle_note([], first), twin)
+    assert note == [first, twin] and toggle_note(note, first) == [twin]
+    listing = note_summary(note)
+    assert "**2 claims in the note**" in listing and "1. Contradicted: Abe Lowenthal's book" in listing
+    assert "Add to briefing note" in note_summary([])
+
+
+def test_claims_markdown_is_complete() -> None:
+    checked = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    far = ClaimCheck(Verdict("Jane Doe traveled to Peru.", "not_found", 0.25, [citation(quote="Dublin trips.")]),
+                     checked, 2)
+    nothing = ClaimCheck(Verdict("Zzz.", "not_found", 0.9), checked, 3)
+    files = {"report.txt": {"sha256": "cd" * 32, "kind": "report"}}
+    text = claims_markdown([ClaimCheck(contradicted(), checked, 1), far, nothing], files, "fp123", checked)
+    assert f"## 1. {CONTRADICTED_CLAIM}" in text and "- Verdict: **Contradicted** (confidence 72%)" in text
+    assert "  - date: claim says 2012, source says 2009" in text and f"1. [1] {BOOK}" in text
+    assert "section “Sister cities”; endnote 110" in text and "characters 100–" in text
+    assert "## 2. Jane Doe traveled to Peru." in text and "- Verdict: **Not in the sources** (confidence 25%)" in text
+    assert "Closest passage looked at (it neither supports nor contradicts the claim):" in text
+    assert "No passage of the documents came close to this claim." in text
+    assert text.count("cd" * 32) == 3 and text.count("`fp123`") == 4 and "Checked: 2024-05-01 09:30:00 UTC" in text
+    assert "| report.txt | report |" in text
+    assert "No claims were added" in claims_markdown([], files, "fp123", checked)
+
+
 def test_corpus_rows_and_cities(assistant: Assistant) -> None:
     rows = corpus_rows(assistant.manifest["files"])
     assert {row[1] for row in rows} == {"report", "interview"}
@@ -266,10 +401,39 @@ def test_corpus_tab_and_incremental_reindex(client: Client) -> None:
 def test_fact_check_tab_follows_the_hook(client: Client, assistant: Assistant) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert ("/check" in endpoints) == hasattr(assistant, "check")
-    if hasattr(assistant, "check"):
-        claim = "San José's relationship with Okiyama, Japan, is the third-oldest linkage in the United States."
-        table = client.predict(claim, api_name="/check")
-        assert table["data"] and all(row[1] in {"supported", "contradicted", "not_found"} for row in table["data"])
+
+
+def test_fact_check_cards_evidence_and_note(client: Client, assistant: Assistant, server: str) -> None:
+    """Check two claims, open the contradicted one's evidence in context, add it to the note and export it."""
+    status, panel = client.predict(f"{SUPPORTED_CLAIM} {CONTRADICTED_CLAIM}", api_name="/check")
+    assert "2 claims checked: 1 Supported, 1 Contradicted." in status and "Click an evidence quote" in panel
+    expected = assistant.check(CONTRADICTED_CLAIM)[0]
+    quote = expected.evidence[0].quote
+    shown = client.predict(2, 1, api_name="/check_source")
+    assert "Claim 2 (Contradicted): evidence [1] in its context" in shown
+    assert f'{CONFLICT}2009</mark>' in shown
+    assert "The global engagement of California cities" in shown  # the paragraph before: context, not just the quote
+    for claim_no, evidence_no in [(3, 1), (0, 1), (2, 4)]:
+        assert "no such evidence" in client.predict(claim_no, evidence_no, api_name="/check_source")
+    client.predict(2, api_name="/add_to_note")
+    client.predict(9, api_name="/add_to_note")  # no such claim: the note is unchanged
+    note, download = client.predict(api_name="/check_export")
+    markdown = note["value"] if isinstance(note, dict) else note
+    assert f"## 1. {CONTRADICTED_CLAIM}" in markdown and "## 2." not in markdown
+    assert "date: claim says 2012, source says 2009" in markdown and quote in markdown
+    assert assistant.manifest["files"][expected.evidence[0].source]["sha256"] in markdown
+    assert assistant.fingerprint in markdown
+    path = download["value"] if isinstance(download, dict) else download
+    assert Path(path).name.startswith("cityqa-factcheck-")
+    status_code, body = raw_get(server, f"/gradio_api/file={path}")
+    assert status_code == 200 and body.strip() == markdown.strip()
+
+
+def test_fact_check_refusals_are_messages(client: Client, assistant: Assistant) -> None:
+    limit = assistant.settings.max_check_chars
+    for text, message in [("", "Please type a claim"), ("x" * (limit + 1), f"at most {limit:,} ")]:
+        status, _ = client.predict(text, api_name="/check")
+        assert message in status and "cq-warn" in status
 
 
 # ------------------------------------------------------------------ the Evaluation tab

@@ -15,7 +15,7 @@ from .errors import (
     UnreadableFileError,
 )
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Document, Hit, IngestReport, Mismatch, SearchFilters, Verdict
+from .types import Answer, Chunk, Citation, Document, Hit, IngestReport, Mark, Mismatch, SearchFilters, Verdict
 
 __all__ = [
     "Answer",
@@ -34,6 +34,7 @@ __all__ = [
     "IndexNotFoundError",
     "IngestReport",
     "InputTooLongError",
+    "Mark",
     "Mismatch",
     "SearchFilters",
     "Settings",

@@ -1,4 +1,5 @@
-"""Briefing notes: a conversation's answers as Markdown a staff member can paste into a memo or file away.
+"""Briefing notes: a conversation's answers, or the claims checked in the Fact-check tab, as Markdown a staff member
+can paste into a memo or file away.
 
 Every quote is copied verbatim with where it comes from (document, section, endnote) and the SHA-256 of the
 document it was read from, plus the index fingerprint, so a reader can later prove which text the answer rested
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .types import Answer, Citation, SearchFilters
+from .types import Answer, Citation, Mismatch, SearchFilters, Verdict
+
+VERDICT_WORDS = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not in the sources"}
 
 
 @dataclass
@@ -30,6 +33,16 @@ class Exchange:
     filters: SearchFilters | None = None
 
 
+@dataclass
+class ClaimCheck:
+    """One claim checked in the Fact-check tab: its verdict, when it was checked, and its place among the claims of
+    that check (so two identical claims pasted together stay two entries). Not frozen, like `Exchange`."""
+
+    verdict: Verdict
+    checked_at: datetime
+    number: int = 1
+
+
 def briefing_markdown(
     exchanges: Sequence[Exchange],
     files: Mapping[str, Mapping[str, Any]],
@@ -40,24 +53,82 @@ def briefing_markdown(
 
     `files` is the index manifest's "files" mapping (source -> {"sha256", "kind", ...}).
     """
-    lines = [
-        "# Briefing note: California cities' international affairs",
+    head = _heading(
+        "Briefing note", generated_at, fingerprint,
+        "Every answer below quotes the indexed documents word for word; each quote names its document, section, "
+        "endnote and the SHA-256 of the document it was read from.",
+    )
+    sections = [_exchange_lines(n, exchange, files, fingerprint) for n, exchange in enumerate(exchanges, 1)]
+    cited = {c.source for e in exchanges if e.answer for c in (*e.answer.citations, *e.answer.related)}
+    return _note(head, sections or [["_No questions were asked in this session._"]], cited, files)
+
+
+def claims_markdown(
+    checks: Sequence[ClaimCheck],
+    files: Mapping[str, Mapping[str, Any]],
+    fingerprint: str,
+    generated_at: datetime,
+) -> str:
+    """The claims added to the Fact-check tab's briefing note, as Markdown: each claim with its verdict, confidence,
+    differing values and evidence quotes (document, section, SHA-256), like `briefing_markdown` does for answers."""
+    head = _heading(
+        "Fact-check note", generated_at, fingerprint,
+        "Each claim below was checked against the indexed documents. Evidence is quoted word for word with its "
+        "document, section, endnote and the SHA-256 of the document it was read from.",
+    )
+    sections = [_claim_lines(n, check, files, fingerprint) for n, check in enumerate(checks, 1)]
+    cited = {c.source for check in checks for c in check.verdict.evidence}
+    return _note(head, sections or [["_No claims were added to this note._"]], cited, files)
+
+
+def mismatch_text(m: Mismatch) -> str:
+    """One differing value in words, e.g. 'date: claim says 2012, source says 2009'."""
+    return f"{m.kind}: claim says {m.claim}, source says {m.source}"
+
+
+def evidence_heading(verdict: Verdict) -> str:
+    """What the quotes of a verdict are: evidence, or for 'not found' only the closest passage the checker read."""
+    if verdict.verdict == "not_found":
+        return "Closest passage looked at (it neither supports nor contradicts the claim)"
+    return "Evidence"
+
+
+def _heading(title: str, generated_at: datetime, fingerprint: str, what: str) -> list[str]:
+    return [
+        f"# {title}: California cities' international affairs",
         "",
         f"Prepared {_when(generated_at)} with cityqa. Index fingerprint: `{fingerprint}`.",
         "",
-        "Every answer below quotes the indexed documents word for word; each quote names its document, section, "
-        "endnote and the SHA-256 of the document it was read from. Check the quotes against the sources before "
-        "relying on them.",
+        f"{what} Check the quotes against the sources before relying on them.",
     ]
-    if not exchanges:
-        lines += ["", "_No questions were asked in this session._"]
-    for number, exchange in enumerate(exchanges, 1):
-        lines += ["", *_exchange_lines(number, exchange, files, fingerprint)]
-    cited = sorted({c.source for e in exchanges if e.answer for c in (*e.answer.citations, *e.answer.related)})
-    if cited:
-        lines += ["", "## Documents", "", "| Document | Type | SHA-256 |", "|---|---|---|"]
-        lines += [f"| {_cell(s)} | {_cell(files.get(s, {}).get('kind', '?'))} | `{_sha(files, s)}` |" for s in cited]
+
+
+def _note(head: list[str], sections: Sequence[list[str]], sources: set[str], files: Mapping[str, Mapping[str, Any]]
+          ) -> str:
+    """The note's heading and sections (each after a blank line), then a table of the documents it quotes with
+    their SHA-256, as one Markdown text."""
+    lines = [*head, *(line for section in sections for line in ("", *section))]
+    if sources:
+        lines = [*lines, "", "## Documents", "", "| Document | Type | SHA-256 |", "|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(files.get(s, {}).get('kind', '?'))} | `{_sha(files, s)}` |"
+                  for s in sorted(sources)]
     return "\n".join(lines) + "\n"
+
+
+def _claim_lines(number: int, check: ClaimCheck, files: Mapping[str, Mapping[str, Any]], fingerprint: str) -> list[str]:
+    v = check.verdict
+    lines = [
+        f"## {number}. {_one_line(v.claim) or '(empty claim)'}",
+        "",
+        f"- Verdict: **{VERDICT_WORDS.get(v.verdict, v.verdict)}** (confidence {v.confidence:.0%})",
+        f"- Checked: {_when(check.checked_at)}",
+        f"- Index fingerprint: `{fingerprint}`",
+    ]
+    if v.mismatches:
+        lines += ["- Differing values:", *[f"  - {_one_line(mismatch_text(m))}" for m in v.mismatches]]
+    if not v.evidence:
+        return [*lines, "", "No passage of the documents came close to this claim."]
+    return [*lines, "", f"{evidence_heading(v)}:", "", *_quote_lines(v.evidence, files)]
 
 
 def _exchange_lines(
@@ -114,8 +185,9 @@ def describe_search(filters: SearchFilters | None, k: int | None) -> str:
     return kinds + cities + passages
 
 
-def briefing_filename(generated_at: datetime) -> str:
-    return f"cityqa-briefing-{generated_at.astimezone(UTC):%Y%m%d-%H%M%S}.md"
+def briefing_filename(generated_at: datetime, what: str = "briefing") -> str:
+    """'cityqa-briefing-20240501-093000.md' (`what`: 'briefing' for answers, 'factcheck' for claims)."""
+    return f"cityqa-{what}-{generated_at.astimezone(UTC):%Y%m%d-%H%M%S}.md"
 
 
 def _when(moment: datetime) -> str:

@@ -407,8 +407,11 @@ def claim_metrics(gold: Sequence[str], predicted: Sequence[str]) -> Record:
         }
         for label in LABELS
     }
+    wrong_supported = confusion["contradicted"]["supported"] + confusion["not_found"]["supported"]
     return {
         "n": len(pairs), "accuracy": ratio(sum(a == b for a, b in pairs), len(pairs)),
+        "false_supported": wrong_supported,  # the error that ends up in a briefing: counted on its own
+        "false_supported_rate": ratio(wrong_supported, len(pairs) - per_class["supported"]["n"]),
         "false_supported_on_contradicted": ratio(confusion["contradicted"]["supported"],
                                                  sum(confusion["contradicted"].values())),
         "per_class": per_class, "confusion": confusion,
@@ -422,7 +425,9 @@ def evaluate_claims(
     """Fact-check every gold claim with `assistant.check` and score the verdicts.
 
     Besides the labels: `evidence_recall` = share of gold evidence items (supported and contradicted claims)
-    that some cited evidence passage of the verdict overlaps, so a right label on the wrong passage shows.
+    that some cited evidence passage of the verdict overlaps, so a right label on the wrong passage shows;
+    `evidence_shown` = share of those claims whose shown evidence holds at least one of their gold sentences
+    (the one the verdict should rest on).
     """
     check = getattr(assistant, "check", None)
     if not callable(check):
@@ -448,6 +453,8 @@ def claims_overall(rows: Sequence[Record]) -> Record:
     seconds = [r["seconds"] for r in rows]
     metrics = claim_metrics([r["label"] for r in rows], [r["predicted"] for r in rows])
     metrics["evidence_recall"] = ratio(sum(r["evidence_found"] for r in rows), sum(r["n_evidence"] for r in rows))
+    with_evidence = [r for r in rows if r["n_evidence"]]
+    metrics["evidence_shown"] = ratio(sum(r["evidence_found"] > 0 for r in with_evidence), len(with_evidence))
     metrics["latency_p50_ms"] = 1000 * (percentile(seconds, 50) or 0.0)
     metrics["latency_p95_ms"] = 1000 * (percentile(seconds, 95) or 0.0)
     return metrics
@@ -582,12 +589,15 @@ def _questions_markdown(report: Record) -> str:
 
 def claims_table(metrics: Record, cell: Cell = fmt, label: Label = str) -> str:
     per_class = metrics["per_class"]
-    rows = [["accuracy", cell(metrics["accuracy"])],
-            ["false supported on contradicted", cell(metrics["false_supported_on_contradicted"])]]
+    rows = [["accuracy", cell(metrics["accuracy"])]]
+    if "false_supported" in metrics:  # reports written before it was counted on its own lack it
+        rows.append(["false supported (any claim not supported)",
+                     f"{cell(metrics['false_supported'])} ({cell(metrics['false_supported_rate'])})"])
+    rows.append(["false supported on contradicted", cell(metrics["false_supported_on_contradicted"])])
     rows += [[f"{name} precision / recall (n={cell(per_class[name]['n'])})",
               f"{cell(per_class[name]['precision'])} / {cell(per_class[name]['recall'])}"] for name in LABELS]
-    rows += [[label(m), cell(metrics[m], m)] for m in ("evidence_recall", "latency_p50_ms", "latency_p95_ms")
-             if m in metrics]
+    rows += [[label(m), cell(metrics[m], m)]
+             for m in ("evidence_recall", "evidence_shown", "latency_p50_ms", "latency_p95_ms") if m in metrics]
     return table(["metric", "value"], rows)
 
 

@@ -38,6 +38,11 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stems))
 
 
+def stem(word: str) -> str:
+    """The stem of one lower-cased word (stop word or not)."""
+    return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
+
+
 @lru_cache(maxsize=200_000)
 def term_tuple(text: str) -> tuple[str, ...]:
     """`content_terms`, remembered: the answerer meets the same sentences question after question."""

@@ -171,6 +171,16 @@ class Mismatch:
     kind: str  # number, date, name, place, negation, count…
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A span of a claim or of an evidence quote (offsets into that text) that lines up with the other side:
+    `match` where both say the same, `conflict` where they fill the same slot differently."""
+
+    start: int
+    end: int
+    kind: Literal["match", "conflict"]
+
+
 VerdictLabel = Literal["supported", "contradicted", "not_found"]
 VERDICT_LABELS: tuple[str, ...] = get_args(VerdictLabel)
 
@@ -184,6 +194,8 @@ class Verdict:
     confidence: float
     evidence: list[Citation] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
+    claim_marks: list[Mark] = field(default_factory=list)  # spans of `claim`
+    evidence_marks: list[list[Mark]] = field(default_factory=list)  # spans of each evidence quote, in order
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +204,8 @@ class Verdict:
             "confidence": round(self.confidence, 4),
             "evidence": [c.to_dict() for c in self.evidence],
             "mismatches": [asdict(m) for m in self.mismatches],
+            "claim_marks": [asdict(m) for m in self.claim_marks],
+            "evidence_marks": [[asdict(m) for m in marks] for marks in self.evidence_marks],
         }
 
 

@@ -1,5 +1,6 @@
-"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, re-index, and read the
-latest `cityqa eval` report.
+"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, fact-check claims (one card
+per claim, its evidence openable in context, a note of the checked claims), re-index, and read the latest
+`cityqa eval` report.
 
 `build_app(assistant)` builds the `gr.Blocks`; `serve(settings)` launches it hardened (localhost, optional
 login, blocked paths, bounded queue). The rendering helpers at the top are pure and unit-tested: every piece of
@@ -26,20 +27,37 @@ from PIL import Image
 
 from . import evaluate as ev
 from .assistant import Assistant
-from .briefing import Exchange, briefing_filename, briefing_markdown, describe_search
+from .briefing import (
+    VERDICT_WORDS,
+    ClaimCheck,
+    Exchange,
+    briefing_filename,
+    briefing_markdown,
+    claims_markdown,
+    describe_search,
+    evidence_heading,
+    mismatch_text,
+)
 from .corpus import read_document
 from .entities import Gazetteer, fold, gazetteer_for
 from .errors import CityqaError, ConfigError
 from .settings import Settings
-from .types import Answer, Chunk, Citation, SearchFilters
+from .types import Answer, Chunk, Citation, Mark, SearchFilters, Verdict
 
 log = logging.getLogger(__name__)
 
 TITLE = "cityqa: California cities' international affairs"
 KIND_CHOICES = {"All documents": (), "Report only": ("report",), "Interviews only": ("interview",)}
 CONTEXT_CHARS = 600
-MAX_CHECK_CHARS = 5000  # longest text the Fact-check tab accepts (about a page; every sentence is checked)
 PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
+CHECK_PANEL_HINT = '<div class="cq-hint">Click an evidence quote on a card to read it in its context.</div>'
+BADGE_CLASSES = {"supported": "cq-supported", "contradicted": "cq-contradicted", "not_found": "cq-not-found"}
+MARK_TITLES = {"match": "in both the claim and the source", "conflict": "the claim and the source differ here"}
+CHECK_LEGEND = (
+    '<div class="cq-legend"><mark class="cq-match">word</mark> also in the other text · '
+    '<mark class="cq-conflict">word</mark> differs between claim and source · click a quote to read it in context'
+    "</div>"
+)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
 _MARK = re.compile(r"\[(\d+)\]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
@@ -115,19 +133,100 @@ def context_span(text: str, start: int, end: int, context: int = CONTEXT_CHARS) 
     return lo, hi
 
 
-def render_source_html(text: str, c: Citation, context: int = CONTEXT_CHARS) -> str:
-    """The cited passage highlighted (<mark>) inside its surrounding text; everything escaped."""
-    head = _source_head(c)
+def render_source_html(text: str, c: Citation, context: int = CONTEXT_CHARS, marks: Sequence[Mark] = ()) -> str:
+    """The cited passage highlighted (<mark>) inside its surrounding text; everything escaped. `marks` (spans of
+    the quote, from a fact-check) are shown inside the highlight as on the verdict's card."""
+    head, quote = _source_head(c), marked_html(c.quote, marks)
     if text[c.start : c.end] != c.quote:
         return (
             f'{head}<div class="cq-warn">This document has changed since it was indexed, so the quote can no '
             f"longer be shown in context. Re-index from the Corpus tab. The stored quote:</div>"
-            f'<div class="cq-passage"><mark>{html.escape(c.quote)}</mark></div>'
+            f'<div class="cq-passage"><mark>{quote}</mark></div>'
         )
     lo, hi = context_span(text, c.start, c.end, context)
     before = ("… " if lo > 0 else "") + html.escape(text[lo : c.start])
     after = html.escape(text[c.end : hi]) + (" …" if hi < len(text) else "")
-    return f'{head}<div class="cq-passage">{before}<mark>{html.escape(c.quote)}</mark>{after}</div>'
+    return f'{head}<div class="cq-passage">{before}<mark>{quote}</mark>{after}</div>'
+
+
+def marked_html(text: str, marks: Sequence[Mark]) -> str:
+    """`text` escaped, each mark wrapped in <mark class="cq-match"> or <mark class="cq-conflict">. A mark outside
+    the text, empty, or overlapping an earlier one is left out: the text itself is always shown whole."""
+    pieces: list[str] = []
+    at = 0
+    for m in sorted(marks, key=lambda m: (m.start, m.end)):
+        if m.start < at or m.end > len(text) or m.start >= m.end:
+            continue
+        kind = "conflict" if m.kind == "conflict" else "match"
+        pieces += [html.escape(text[at : m.start]),
+                   f'<mark class="cq-{kind}" title="{MARK_TITLES[kind]}">{html.escape(text[m.start : m.end])}</mark>']
+        at = m.end
+    return "".join([*pieces, html.escape(text[at:])])
+
+
+def render_verdict_card(v: Verdict, number: int, in_note: bool = False) -> str:
+    """One claim's card: verdict badge (colour and word) and confidence, the claim with its matching and differing
+    words marked, each differing value in words, then the evidence quotes (clickable, see `QUOTE_JS`) with their
+    origin. Everything escaped."""
+    kind = BADGE_CLASSES.get(v.verdict, "cq-not-found")
+    word = VERDICT_WORDS.get(v.verdict, str(v.verdict))
+    noted = '<span class="cq-noted">in the briefing note</span>' if in_note else ""
+    head = (f'<div class="cq-card-head"><span class="cq-badge {kind}">{html.escape(word)}</span>'
+            f'<span class="cq-conf">confidence {v.confidence:.0%}</span>{noted}'
+            f'<span class="cq-card-no">claim {number}</span></div>')
+    claim = f'<div class="cq-claim">{marked_html(v.claim, v.claim_marks)}</div>'
+    differ = "".join(f"<li>{html.escape(mismatch_text(m))}</li>" for m in v.mismatches)
+    mismatches = f'<ul class="cq-mismatches">{differ}</ul>' if differ else ""
+    return f'<article class="cq-card {kind}">{head}{claim}{mismatches}{_evidence_html(v)}</article>'
+
+
+def _evidence_html(v: Verdict) -> str:
+    if not v.evidence:
+        return '<div class="cq-evidence-head">No passage of the documents came close to this claim.</div>'
+    quotes = []
+    for i, c in enumerate(v.evidence):
+        marks = v.evidence_marks[i] if i < len(v.evidence_marks) else []
+        quotes.append(
+            f'<blockquote class="cq-quote" data-evidence="{i}" role="button" tabindex="0" '
+            f'title="Read this passage in its context">{marked_html(c.quote, marks)}</blockquote>'
+            f'<div class="cq-quote-src">{html.escape(chip_label(c))}</div>'
+        )
+    heading = html.escape(evidence_heading(v))
+    return f'<div class="cq-evidence"><div class="cq-evidence-head">{heading}</div>{"".join(quotes)}</div>'
+
+
+def check_problem(text: str, limit: int) -> str | None:
+    """Why a text cannot be fact-checked as it is, in words for the user; None when it can."""
+    if not text.strip():
+        return "Please type a claim to check."
+    if len(text) > limit:  # each sentence is a claim: unbounded text would pin the server's CPU
+        return (f"This text is {len(text):,} characters long; the Fact-check tab takes at most {limit:,} at a time "
+                "(CITYQA_MAX_CHECK_CHARS). Please check it in smaller parts.")
+    return None
+
+
+def check_summary(verdicts: Sequence[Verdict]) -> str:
+    """One line over a check's verdicts, e.g. '2 claims checked: 1 Supported, 1 Contradicted.'"""
+    if not verdicts:
+        return "No claim to check was found in this text."
+    counts = [(VERDICT_WORDS[label], sum(v.verdict == label for v in verdicts)) for label in VERDICT_WORDS]
+    shown = ", ".join(f"{n} {word}" for word, n in counts if n)
+    return f"{len(verdicts)} claim{'s' if len(verdicts) != 1 else ''} checked: {shown}."
+
+
+def note_summary(note: Sequence[ClaimCheck]) -> str:
+    """Markdown list of the claims in the Fact-check briefing note."""
+    if not note:
+        return "No claims in the note yet: press **Add to briefing note** on a card."
+    lines = [f"**{len(note)} claim{'s' if len(note) != 1 else ''} in the note**", ""]
+    lines += [f"{n}. {VERDICT_WORDS.get(c.verdict.verdict, '?')}: {escape_md(_short(c.verdict.claim, 90))}"
+              for n, c in enumerate(note, 1)]
+    return "\n".join(lines)
+
+
+def toggle_note(note: Sequence[ClaimCheck], check: ClaimCheck) -> list[ClaimCheck]:
+    """The note with `check` added at the end, or taken out if it was already in."""
+    return [c for c in note if c != check] if check in note else [*note, check]
 
 
 def _source_head(c: Citation) -> str:
@@ -215,6 +314,10 @@ def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
 
 # ------------------------------------------------------------------ the app
 
+# Gradio re-renders into one session-wide registry of blocks without a lock: two `gr.render`s of one session running
+# at once can fail with "dictionary changed size during iteration". Renders are quick, so they take turns.
+RENDER_OPTIONS: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "render"}
+
 
 class _Handlers:
     """Event handlers bound to one assistant; each turns engine errors into messages, never tracebacks."""
@@ -275,13 +378,22 @@ class _Handlers:
         return self._documents[key]
 
     def export(self, exchanges: list[Exchange]) -> tuple[Any, Any]:
+        """The conversation's briefing note: shown, and written to a fresh temporary file to download."""
+        return self._note(partial(briefing_markdown, exchanges or []), "briefing")
+
+    def export_checks(self, note: list[ClaimCheck]) -> tuple[Any, Any]:
+        """The Fact-check tab's briefing note (the claims added to it), shown and offered as a download."""
+        return self._note(partial(claims_markdown, note or []), "factcheck")
+
+    def _note(self, render: Callable[[Any, str, datetime], str], what: str) -> tuple[Any, Any]:
+        """`render(files, fingerprint, now)` with the index manifest's document hashes and fingerprint."""
         now = datetime.now(UTC)
         try:
             files, fingerprint = self.assistant.manifest["files"], self.assistant.fingerprint
         except CityqaError as exc:
             return gr.Code(value=f"Error: {exc}", visible=True), gr.DownloadButton(visible=False)
-        markdown = briefing_markdown(exchanges or [], files, fingerprint, now)
-        path = Path(tempfile.mkdtemp(prefix="cityqa-")) / briefing_filename(now)
+        markdown = render(files, fingerprint, now)
+        path = Path(tempfile.mkdtemp(prefix="cityqa-")) / briefing_filename(now, what)
         path.write_text(markdown, encoding="utf-8")
         return gr.Code(value=markdown, visible=True), gr.DownloadButton(value=str(path), visible=True)
 
@@ -310,26 +422,48 @@ class _Handlers:
             message = f"**Error:** {escape_md(str(exc))}"
         return (message, *self.corpus())
 
-    def check(self, text: str) -> list[list[Any]]:
-        """Fact-check hook: rows of the verdicts `assistant.check` returns (claim, verdict, confidence, evidence)."""
+    def check(self, text: str) -> tuple[list[ClaimCheck], str, str]:
+        """Fact-check `text`: the checked claims (one card each), a status line (or why nothing was checked), and
+        the evidence panel reset."""
         text = str(text or "")
-        if not text.strip():
-            return [["", "Please type a claim to check.", "", ""]]
-        if len(text) > MAX_CHECK_CHARS:  # each sentence is a claim: unbounded text would pin the server's CPU
-            return [[text[:200] + "…", f"Please check at most {MAX_CHECK_CHARS:,} characters at a time "
-                     f"(this text has {len(text):,}).", "", ""]]
+        problem = check_problem(text, self.assistant.settings.max_check_chars)
+        if problem:
+            return [], render_error(problem), CHECK_PANEL_HINT
+        checked_at = datetime.now(UTC)
         try:
-            verdicts = self.assistant.check(text)  # type: ignore[attr-defined]
+            verdicts = list(self.assistant.check(text))  # type: ignore[attr-defined]
         except CityqaError as exc:
-            return [[text, f"error: {exc}", "", ""]]
-        except Exception as exc:  # the checker is new: keep the app up whatever it does
+            return [], render_error(str(exc)), CHECK_PANEL_HINT
+        except Exception as exc:  # keep the app up whatever the checker does; details go to the server log
             log.exception("fact-check failed")
-            return [[text, f"error: {type(exc).__name__}", "", ""]]
-        return [
-            [v.claim, v.verdict, f"{v.confidence:.2f}",
-             " | ".join(f"{c.label}: “{_short(c.quote, 160)}”" for c in v.evidence[:2])]
-            for v in getattr(verdicts, "verdicts", verdicts)
-        ]
+            return [], render_error(f"Something went wrong ({type(exc).__name__})."), CHECK_PANEL_HINT
+        checks = [ClaimCheck(v, checked_at, n) for n, v in enumerate(verdicts, 1)]
+        return checks, f'<div class="cq-status">{html.escape(check_summary(verdicts))}</div>', CHECK_PANEL_HINT
+
+    def check_source(self, checks: list[ClaimCheck], claim_no: float | None, evidence_no: float | None) -> str:
+        """Panel HTML for evidence quote `evidence_no` of claim `claim_no` of the latest check (both 1-based)."""
+        try:
+            number = int(claim_no or 0)
+            if number < 1:
+                raise IndexError(number)
+            return self.evidence_html(checks[number - 1], int(evidence_no or 0) - 1)
+        except (IndexError, TypeError, ValueError):
+            return render_error("There is no such evidence in this check.")
+
+    def evidence_html(self, check: ClaimCheck, index: int) -> str:
+        """Evidence quote `index` (0-based) of a checked claim, highlighted in its context with the card's marks."""
+        v = check.verdict
+        if not 0 <= index < len(v.evidence):
+            return render_error("There is no such evidence in this check.")
+        c = v.evidence[index]
+        marks = v.evidence_marks[index] if index < len(v.evidence_marks) else []
+        what = "closest passage looked at" if v.verdict == "not_found" else "evidence"
+        caption = (f'<div class="cq-caption">Claim {check.number} ({html.escape(VERDICT_WORDS.get(v.verdict, "?"))}):'
+                   f" {html.escape(what)} [{index + 1}] in its context</div>")
+        try:
+            return caption + render_source_html(self.document_text(c.source), c, marks=marks)
+        except CityqaError as exc:
+            return caption + render_error(str(exc))
 
     def evaluation(self) -> tuple[str, Any, str, Any]:
         """The latest question and claims reports in `eval_dir`, re-read on each call: Markdown and chart each."""
@@ -416,7 +550,7 @@ def _ask_tab(h: _Handlers, app: gr.Blocks) -> None:
         with gr.Column(scale=2, min_width=340):
             gr.Markdown("### Sources")
             panel = gr.HTML(PANEL_HINT, elem_id="cq-panel", render=False)  # placed below the chips
-            _chips(h, exchanges, selected, panel)
+            _chips(h, app, exchanges, selected, panel)
             panel.render()
     ask_inputs = [question, kind, cities, k, exchanges]
     ask_outputs = [chatbot, question, exchanges, selected, panel]
@@ -429,10 +563,14 @@ def _ask_tab(h: _Handlers, app: gr.Blocks) -> None:
     gr.Button(visible=False).click(h.source, [exchanges, answer_no, cite_no], [panel], api_name="source")
 
 
-def _chips(h: _Handlers, exchanges: Any, selected: Any, panel: Any) -> None:
-    """A button per citation of the selected answer (the latest by default); clicking shows it in context."""
+def _chips(h: _Handlers, app: gr.Blocks, exchanges: Any, selected: Any, panel: Any) -> None:
+    """A button per citation of the selected answer (the latest by default); clicking shows it in context.
 
-    @gr.render(inputs=[exchanges, selected])
+    Rendered on page load and when the selection changes, which every question and "New conversation" do: a render
+    on `exchanges.change` as well would run twice per question, and the second drops the buttons' handlers of the
+    first, so a chip clicked in between fails."""
+
+    @gr.render(inputs=[exchanges, selected], triggers=[app.load, selected.change], **RENDER_OPTIONS)
     def chips(entries: list[Exchange], chosen: int | None) -> None:
         if not entries or chosen is None or chosen >= len(entries):
             gr.Markdown("Sources of the answer appear here.", elem_classes="cq-hint")
@@ -469,15 +607,96 @@ def _city_choices(assistant: Assistant) -> list[str]:
 
 
 def _check_tab(h: _Handlers) -> None:
-    """HOOK (fact-check): shown only once `Assistant.check` exists; a claim box and a table of verdicts."""
+    """HOOK (fact-check): shown only once `Assistant.check` exists. A claim box; one card per claim with its
+    evidence, each quote opening in context in the panel on the right; a briefing note of the cards added to it."""
     if not hasattr(h.assistant, "check"):
         return
+    limit = h.assistant.settings.max_check_chars
     with gr.Tab("Fact-check", id="check"):
-        claims = gr.Textbox(label="Claims to check", lines=4, placeholder="Paste a sentence or paragraph",
-                            max_length=MAX_CHECK_CHARS)
-        run = gr.Button("Check", variant="primary")
-        table = gr.Dataframe(headers=["Claim", "Verdict", "Confidence", "Evidence"], interactive=False, wrap=True)
-        run.click(h.check, [claims], [table], api_name="check")
+        checks, note = gr.State([]), gr.State([])  # inside the tab: a State directly in gr.Tabs mislabels a tab
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                claims = gr.Textbox(label="Claims to check", lines=4, elem_id="cq-claims",
+                                    placeholder="Paste a sentence or paragraph: every sentence is checked as a claim",
+                                    info=f"At most {limit:,} characters at a time.")
+                run = gr.Button("Check", variant="primary", elem_id="cq-check")
+                status = gr.HTML(elem_id="cq-check-status")
+                gr.HTML(CHECK_LEGEND)
+                panel = gr.HTML(CHECK_PANEL_HINT, elem_id="cq-check-panel", render=False)  # placed on the right
+                _cards(h, checks, note, panel)
+            with gr.Column(scale=2, min_width=340, elem_id="cq-check-side"):
+                gr.Markdown("### Evidence in context")
+                panel.render()
+                _note_box(h, note)
+        claim_no, evidence_no = gr.Number(visible=False, precision=0), gr.Number(visible=False, precision=0)
+        open_api, add_api = gr.Button(visible=False), gr.Button(visible=False)
+    run.click(h.check, [claims], [checks, status, panel], api_name="check", concurrency_id="check")
+    open_api.click(h.check_source, [checks, claim_no, evidence_no], [panel], api_name="check_source")
+    add_api.click(_add_numbered, [checks, note, claim_no], [note], api_name="add_to_note")
+
+
+def _note_box(h: _Handlers, note: Any) -> None:
+    """The Fact-check briefing note: what it holds, export (shown and downloadable) and clear."""
+    gr.Markdown("### Briefing note")
+    listing = gr.Markdown(note_summary([]), elem_id="cq-check-note-list")
+    with gr.Row():
+        export = gr.Button("Briefing note (Markdown)", size="sm", elem_id="cq-check-export")
+        download = gr.DownloadButton("Download .md", visible=False, size="sm", elem_id="cq-check-download")
+        clear = gr.Button("Clear note", size="sm")
+    shown = gr.Code(label="Fact-check note: copy or download", language="markdown", visible=False, lines=6,
+                    max_lines=16, interactive=False, elem_id="cq-check-note", buttons=["copy"])
+    # once the note changes, an earlier export no longer matches it: hide it
+    note.change(lambda n: (note_summary(n), gr.Code(visible=False), gr.DownloadButton(visible=False)),
+                [note], [listing, shown, download], api_visibility="private")
+    export.click(h.export_checks, [note], [shown, download], api_name="check_export")
+    clear.click(lambda: [], None, [note], api_visibility="private")
+
+
+def _cards(h: _Handlers, checks: Any, note: Any, panel: Any) -> None:
+    """One card per claim of the latest check, each with its 'Add to briefing note' button."""
+
+    @gr.render(inputs=[checks, note], triggers=[checks.change, note.change], **RENDER_OPTIONS)  # none on load
+    def cards(current: list[ClaimCheck], noted: list[ClaimCheck]) -> None:
+        for check in current or []:
+            _card(h, check, check in (noted or []), note, panel)
+
+
+QUOTE_JS = """
+element.querySelectorAll('[data-evidence]').forEach((quote) => {
+  const open = () => trigger('click', {evidence: Number(quote.dataset.evidence)});
+  quote.addEventListener('click', open);
+  quote.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+});
+"""  # a click on a quote (not elsewhere on the card) asks the server for that quote in its context
+
+
+def _card(h: _Handlers, check: ClaimCheck, in_note: bool, note: Any, panel: Any) -> None:
+    with gr.Column(elem_classes="cq-card-box"):
+        card = gr.HTML(render_verdict_card(check.verdict, check.number, in_note), js_on_load=QUOTE_JS)
+
+        def open_quote(evt: gr.EventData) -> str:  # a closure, not a partial: Gradio reads the EventData hint
+            return h.evidence_html(check, _position(getattr(evt, "evidence", None)))
+
+        card.click(open_quote, None, [panel], api_visibility="private")
+        label = "Remove from briefing note" if in_note else "Add to briefing note"
+        button = gr.Button(label, size="sm", elem_classes="cq-note-toggle")
+        button.click(partial(toggle_note, check=check), [note], [note], api_visibility="private")
+
+
+def _position(value: Any) -> int:
+    """The quote number a click sent (0-based), or -1 when it is not one (the browser is not trusted)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return -1
+
+
+def _add_numbered(checks: list[ClaimCheck], note: list[ClaimCheck], claim_no: float | None) -> list[ClaimCheck]:
+    """API: add claim `claim_no` (1-based) of the latest check to the note; anything else leaves it as it was."""
+    number = int(claim_no or 0)
+    if not 1 <= number <= len(checks or []) or checks[number - 1] in (note or []):
+        return list(note or [])
+    return [*(note or []), checks[number - 1]]
 
 
 def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
@@ -690,9 +909,11 @@ def serve(settings: Settings | None = None) -> None:
 
 
 def _warm_up(assistant: Assistant) -> None:
-    """Load the index and the embedding model now, so the first person to ask does not wait for them."""
+    """Load the index, the embedding model and the fact-checker's word tables now, so the first person to ask
+    or check does not wait for them."""
     try:
         assistant.ask("Which cities have an office of international affairs?")
+        assistant.check("The city has an office of international affairs.")
     except CityqaError as exc:  # e.g. no index yet: the chat and the Corpus tab will say what to do
         print(f"cityqa: {exc}", flush=True)
 
@@ -717,4 +938,30 @@ CSS = """
 #cq-eval table, #cq-eval-claims table { display: block; overflow-x: auto; border: none; font-size: 0.85rem; }
 #cq-eval th, #cq-eval td, #cq-eval-claims th, #cq-eval-claims td { white-space: nowrap; padding: 4px 10px; }
 .cq-warn { color: #8a4b00; background: #fff4e0; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
+mark.cq-match { background: #d9f2e1; color: inherit; border-bottom: 2px solid #2e8b57; padding: 0 1px; }
+mark.cq-conflict { background: #ffd6d6; color: #8b0000; font-weight: 600; border-bottom: 3px solid #d32f2f;
+  padding: 0 2px; }
+.cq-legend { font-size: 0.85rem; color: #555; padding: 4px 0; }
+#cq-check-side { position: sticky; top: 8px; align-self: flex-start; }
+.cq-card-box { margin-top: 10px; gap: 0 !important; border: 1px solid var(--border-color-primary); border-radius: 8px;
+  overflow: hidden; background: var(--background-fill-primary); }
+.cq-card { padding: 10px 12px; border-left: 6px solid #9e9e9e; line-height: 1.5; color: var(--body-text-color); }
+.cq-note-toggle { border-radius: 0 !important; }
+.cq-card.cq-supported { border-left-color: #2e7d32; }
+.cq-card.cq-contradicted { border-left-color: #c62828; }
+.cq-card-head { display: flex; gap: 10px; align-items: center; margin-bottom: 6px; font-size: 0.85rem; }
+.cq-badge { font-weight: 700; padding: 2px 10px; border-radius: 12px; color: #fff; background: #616161; }
+.cq-badge.cq-supported { background: #2e7d32; }
+.cq-badge.cq-contradicted { background: #c62828; }
+.cq-conf, .cq-card-no { color: #555; }
+.cq-card-no { margin-left: auto; }
+.cq-noted { color: #1d3b72; background: #eef4ff; border-radius: 10px; padding: 1px 8px; }
+.cq-claim { font-size: 1.05rem; margin-bottom: 6px; }
+.cq-mismatches { margin: 4px 0 8px 18px; color: #8b0000; font-size: 0.9rem; }
+.cq-evidence-head { font-size: 0.85rem; font-weight: 600; color: #444; }
+.cq-quote { white-space: pre-wrap; margin: 4px 0 2px 0; padding: 6px 10px; border-left: 3px solid #b9cdf5;
+  background: var(--background-fill-secondary); border-radius: 4px; cursor: pointer; }
+.cq-quote:hover, .cq-quote:focus { background: #eef4ff; outline: 1px solid #b9cdf5; }
+.cq-quote-src { font-size: 0.8rem; color: #555; margin-bottom: 4px; }
+.cq-caption { font-size: 0.85rem; font-weight: 600; margin-bottom: 4px; }
 """
