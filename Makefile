@@ -43,7 +43,8 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 lint: dev
-	$(VENV)/bin/ruff check src tests benchmarks app.py
+	$(VENV)/bin/ruff check src tests benchmarks scripts docs app.py
+	$(VENV)/bin/mypy
 
 # all benchmarks (about 30-45 min): table on stdout, benchmarks/results.json and benchmarks/scale.png
 bench: dev

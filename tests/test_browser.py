@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from cityqa import Assistant
 from cityqa import evaluate as ev
+from cityqa import report as reports
 from cityqa.ui import build_app, launch_options
 from conftest import GOLD
 
@@ -38,7 +39,7 @@ def eval_report(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) 
     """A real report (cityqa on 4 gold questions) in a folder of its own, for the Evaluation tab."""
     folder = tmp_path_factory.mktemp("eval-out")
     report = ev.evaluate(assistant, GOLD / "questions.jsonl", systems=["cityqa"], limit=4)
-    ev.write_report(report, folder)
+    reports.write_report(report, folder)
     return folder, report
 
 
@@ -99,7 +100,7 @@ def test_typed_markup_stays_text(page: Page) -> None:
 
 
 def test_evaluation_tab_shows_table_and_chart(page: Page, eval_report: tuple[Path, dict[str, Any]]) -> None:
-    hit1 = ev.fmt(eval_report[1]["systems"]["cityqa"]["overall"]["hit@1"])
+    hit1 = reports.fmt(eval_report[1]["systems"]["cityqa"]["overall"]["hit@1"])
     page.get_by_role("tab", name="Evaluation").click()
     row = page.locator("#cq-eval table tr").filter(has=page.get_by_role("cell", name="hit@1", exact=True))
     expect(row).to_contain_text(hit1)

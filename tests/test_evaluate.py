@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from cityqa import cli
+from cityqa import cli, metrics
 from cityqa import evaluate as ev
+from cityqa import report as reports
 from cityqa.baselines import Response, Span
 from cityqa.types import Answer, Citation, Verdict
 from conftest import GOLD, REPORT
@@ -24,7 +25,7 @@ SOURCE = REPORT.name
 
 
 def test_normalise_strips_case_accents_and_punctuation() -> None:
-    assert ev.normalise("San José’s  Sister-Cities, Inc.!") == "san jose s sister cities inc"
+    assert metrics.normalise("San José’s  Sister-Cities, Inc.!") == "san jose s sister cities inc"
 
 
 @pytest.mark.parametrize(
@@ -41,14 +42,14 @@ def test_normalise_strips_case_accents_and_punctuation() -> None:
     ],
 )
 def test_contains(haystack: str, needle: str, expected: bool) -> None:
-    assert ev.contains(haystack, needle) is expected
+    assert metrics.contains(haystack, needle) is expected
 
 
 def test_answer_correct_needs_every_all_of_item() -> None:
     text = "Trade missions went to the United Kingdom, Finland and Japan."
-    assert ev.answer_correct(text, ["Japan", "Peru"])
-    assert ev.answer_correct(text, ["Peru"], ["United Kingdom", "Japan"])
-    assert not ev.answer_correct(text, ["Japan"], ["United Kingdom", "Taiwan"])
+    assert metrics.answer_correct(text, ["Japan", "Peru"])
+    assert metrics.answer_correct(text, ["Peru"], ["United Kingdom", "Japan"])
+    assert not metrics.answer_correct(text, ["Japan"], ["United Kingdom", "Taiwan"])
 
 
 def test_token_f1() -> None:
@@ -63,20 +64,20 @@ def test_token_f1() -> None:
 
 def test_hit_at_k_and_reciprocal_rank() -> None:
     ranked = [False, False, True, False]
-    assert ev.hit_at_k(ranked, 1) == 0.0
-    assert ev.hit_at_k(ranked, 3) == 1.0
-    assert ev.reciprocal_rank(ranked) == pytest.approx(1 / 3)
-    assert ev.reciprocal_rank([False, False]) == 0.0
-    assert ev.reciprocal_rank([]) == 0.0
+    assert metrics.hit_at_k(ranked, 1) == 0.0
+    assert metrics.hit_at_k(ranked, 3) == 1.0
+    assert metrics.reciprocal_rank(ranked) == pytest.approx(1 / 3)
+    assert metrics.reciprocal_rank([False, False]) == 0.0
+    assert metrics.reciprocal_rank([]) == 0.0
 
 
 def test_ndcg() -> None:
-    assert ev.ndcg_at_k([True, False], 5, 1) == pytest.approx(1.0)
-    assert ev.ndcg_at_k([False, True], 5, 1) == pytest.approx(1 / math.log2(3))
-    assert ev.ndcg_at_k([True, False, True], 5, 2) == pytest.approx((1 + 0.5) / (1 + 1 / math.log2(3)))
-    assert ev.ndcg_at_k([False] * 6 + [True], 5, 1) == 0.0
-    assert ev.ndcg_at_k([True, True, True], 5, 1) == 1.0  # capped
-    assert ev.ndcg_at_k([True], 5, 0) == 0.0
+    assert metrics.ndcg_at_k([True, False], 5, 1) == pytest.approx(1.0)
+    assert metrics.ndcg_at_k([False, True], 5, 1) == pytest.approx(1 / math.log2(3))
+    assert metrics.ndcg_at_k([True, False, True], 5, 2) == pytest.approx((1 + 0.5) / (1 + 1 / math.log2(3)))
+    assert metrics.ndcg_at_k([False] * 6 + [True], 5, 1) == 0.0
+    assert metrics.ndcg_at_k([True, True, True], 5, 1) == 1.0  # capped
+    assert metrics.ndcg_at_k([True], 5, 0) == 0.0
 
 
 def test_spans_overlap_only_in_the_same_source() -> None:
@@ -86,10 +87,10 @@ def test_spans_overlap_only_in_the_same_source() -> None:
 
 
 def test_percentile_and_ratio() -> None:
-    assert ev.percentile([1, 2, 3, 4, 5], 50) == 3
-    assert ev.percentile([], 95) is None
-    assert ev.ratio(1, 0) is None
-    assert ev.mean([None, 1.0, 0.0]) == 0.5
+    assert metrics.percentile([1, 2, 3, 4, 5], 50) == 3
+    assert metrics.percentile([], 95) is None
+    assert metrics.ratio(1, 0) is None
+    assert metrics.mean([None, 1.0, 0.0]) == 0.5
 
 
 # ------------------------------------------------------------ scoring one question and aggregating
@@ -117,28 +118,28 @@ def test_score_answerable_question() -> None:
     assert scored.correct is True
     assert 0 < scored.f1 < 1  # type: ignore[operator]
     assert (scored.citations, scored.citations_relevant, scored.evidence_cited) == (2, 1, 1)
-    assert ev.failure_reasons(scored) == []
+    assert metrics.failure_reasons(scored) == []
 
 
 def test_score_abstention_on_answerable_question() -> None:
     answer = Answer("?", "Not found: Okiyama", True, 0.1, related=[_citation(100, 136)])
     scored = ev.score(_item(), Response(answer, [Span(SOURCE, 90, 200)]), [Span(SOURCE, 100, 136)])
     assert scored.correct is False and scored.f1 == 0.0 and scored.evidence_cited == 0
-    assert ev.failure_reasons(scored) == ["abstained"]
+    assert metrics.failure_reasons(scored) == ["abstained"]
 
 
 def test_aggregate_abstention_metrics() -> None:
-    def row(answerable: bool, abstained: bool) -> ev.Scored:
-        return ev.Scored("q", ["t"], answerable, abstained, "", 0.01, [True], 1, not abstained, 1.0, 1, 1, 1)
+    def row(answerable: bool, abstained: bool) -> metrics.Scored:
+        return metrics.Scored("q", ["t"], answerable, abstained, "", 0.01, [True], 1, not abstained, 1.0, 1, 1, 1)
 
     rows = [row(False, True), row(False, True), row(False, False), row(True, True), row(True, False)]
-    metrics = ev.aggregate(rows)
-    assert metrics["abstention_precision"] == pytest.approx(2 / 3)
-    assert metrics["abstention_recall"] == pytest.approx(2 / 3)
-    assert metrics["false_abstention_rate"] == pytest.approx(1 / 2)
-    assert metrics["short_answer_recall"] == pytest.approx(1 / 2)
-    assert metrics["latency_p50_ms"] == pytest.approx(10.0)
-    assert ev.by_tag(rows)["t"]["n"] == 5
+    overall = metrics.aggregate(rows)
+    assert overall["abstention_precision"] == pytest.approx(2 / 3)
+    assert overall["abstention_recall"] == pytest.approx(2 / 3)
+    assert overall["false_abstention_rate"] == pytest.approx(1 / 2)
+    assert overall["short_answer_recall"] == pytest.approx(1 / 2)
+    assert overall["latency_p50_ms"] == pytest.approx(10.0)
+    assert metrics.by_tag(rows)["t"]["n"] == 5
 
 
 # ------------------------------------------------------------ claims
@@ -149,21 +150,22 @@ def _verdict(label: str) -> Verdict:
 
 
 def test_final_label_combines_parts() -> None:
-    assert ev.final_label(_verdict("supported")) == "supported"
-    assert ev.final_label([_verdict("supported"), _verdict("contradicted")]) == "contradicted"
-    assert ev.final_label([_verdict("supported"), _verdict("not_found")]) == "not_found"
-    assert ev.final_label([]) == "not_found"
+    assert metrics.final_label(_verdict("supported")) == "supported"
+    assert metrics.final_label([_verdict("supported"), _verdict("contradicted")]) == "contradicted"
+    assert metrics.final_label([_verdict("supported"), _verdict("not_found")]) == "not_found"
+    assert metrics.final_label([]) == "not_found"
 
 
 def test_claim_metrics() -> None:
     gold = ["supported", "supported", "contradicted", "contradicted", "not_found"]
     predicted = ["supported", "not_found", "supported", "contradicted", "not_found"]
-    metrics = ev.claim_metrics(gold, predicted)
-    assert metrics["accuracy"] == pytest.approx(3 / 5)
-    assert metrics["confusion"]["contradicted"]["supported"] == 1
-    assert metrics["false_supported_on_contradicted"] == pytest.approx(1 / 2)
-    assert metrics["per_class"]["supported"] == {"precision": 0.5, "recall": 0.5, "n": 2}
-    assert metrics["per_class"]["not_found"]["precision"] == pytest.approx(1 / 2)
+    scores = metrics.claim_metrics(gold, predicted)
+    assert scores["accuracy"] == pytest.approx(3 / 5)
+    assert scores["confusion"]["contradicted"]["supported"] == 1
+    assert scores["false_supported_on_contradicted"] == pytest.approx(1 / 2)
+    assert (scores["false_supported"], scores["false_supported_rate"]) == (1, pytest.approx(1 / 3))
+    assert scores["per_class"]["supported"] == {"precision": 0.5, "recall": 0.5, "n": 2}
+    assert scores["per_class"]["not_found"]["precision"] == pytest.approx(1 / 2)
 
 
 def _stub_assistant(tmp_path: Path, check: Any = None) -> Any:
@@ -185,11 +187,11 @@ def test_claims_report_round_trip(tmp_path: Path) -> None:
     assert report["n_claims"] == 12 and report["overall"]["n"] == 12
     assert report["missing_evidence"] == []
     assert 0 < report["overall"]["evidence_recall"] <= 1
-    assert "Confusion matrix" in ev.render_markdown(report)
-    assert ev.latest_report(tmp_path / "out", kind="claims") is None
-    ev.write_report(report, tmp_path / "out")
-    assert ev.latest_report(tmp_path / "out", kind="claims")["overall"] == report["overall"]  # type: ignore[index]
-    assert ev.chart_path(tmp_path / "out", kind="claims") is not None
+    assert "Confusion matrix" in reports.render_markdown(report)
+    assert reports.latest_report(tmp_path / "out", kind="claims") is None
+    reports.write_report(report, tmp_path / "out")
+    assert reports.latest_report(tmp_path / "out", kind="claims")["overall"] == report["overall"]  # type: ignore[index]
+    assert reports.chart_path(tmp_path / "out", kind="claims") is not None
 
 
 def test_claims_without_a_fact_checker_fail_clearly(tmp_path: Path) -> None:
@@ -224,12 +226,12 @@ def test_metric_below_ceiling(cityqa_report: dict[str, Any], metric: str) -> Non
 
 
 def test_report_files(cityqa_report: dict[str, Any], tmp_path: Path) -> None:
-    paths = ev.write_report(cityqa_report, tmp_path)
+    paths = reports.write_report(cityqa_report, tmp_path)
     assert {p.name for p in paths.values()} == {"report.json", "report.md", "report.png"}
     assert "| hit@5 |" in paths["markdown"].read_text(encoding="utf-8")
-    assert ev.latest_report(tmp_path)["systems"].keys() == {"cityqa"}  # type: ignore[index]
-    assert ev.chart_path(tmp_path) == paths["chart"]
-    assert "questions" not in ev.summary(cityqa_report)["systems"]["cityqa"]
+    assert reports.latest_report(tmp_path)["systems"].keys() == {"cityqa"}  # type: ignore[index]
+    assert reports.chart_path(tmp_path) == paths["chart"]
+    assert "questions" not in reports.summary(cityqa_report)["systems"]["cityqa"]
 
 
 def test_llama_index_baseline_produces_metrics(assistant: Any) -> None:

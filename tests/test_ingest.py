@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -21,10 +22,10 @@ from cityqa import (
     IndexNotFoundError,
     Settings,
 )
-from cityqa.answer import document_frequencies
 from cityqa.embeddings import Embedder
 from cityqa.ingest import ingest
 from cityqa.store import FORMAT_VERSION, IndexStore, NodeStore, to_text_node
+from cityqa.text import document_frequencies
 from cityqa.types import Chunk, Sentence
 from conftest import FIXTURE_CORPUS
 
@@ -143,6 +144,25 @@ def test_settings_mismatch_is_refused_until_rebuild(small: tuple[Settings, Path]
     assert manifest["fingerprint"] == other.fingerprint() and manifest["shape"]["chunk_max_words"] == 60
     names = [c.name for c in IndexStore(settings.index_dir, other).client().list_collections()]
     assert names == [f"cityqa-{other.fingerprint()}"]  # the old collection is dropped after the switch
+
+
+def test_chunk_settings_shape_the_chunks(small: tuple[Settings, Path], tmp_path: Path) -> None:
+    """`chunk_max_words` and `chunk_overlap_sentences` reach the chunker: not only the fingerprint changes."""
+    corpus = tmp_path / "long-corpus"
+    corpus.mkdir()
+    sentences = [f"Harbour office number {n} opened a trade desk for the valley growers in spring." for n in range(12)]
+    (corpus / "long.txt").write_text(" ".join(sentences) + "\n", encoding="utf-8")  # one paragraph of 168 words
+
+    def chunks(name: str, **update: Any) -> list[Chunk]:
+        settings = small[0].model_copy(update={"corpus_dir": corpus, "index_dir": tmp_path / name, **update})
+        ingest(settings)
+        store = IndexStore(settings.index_dir, settings)
+        return store.load_nodes(store.require_manifest()).chunks
+
+    assert [len(c.sentences) for c in chunks("default")] == [12]  # 168 words fit the default 180
+    assert [len(c.sentences) for c in chunks("short", chunk_max_words=60, chunk_overlap_sentences=0)] == [4, 4, 4]
+    overlapping = chunks("overlap", chunk_max_words=60, chunk_overlap_sentences=1)
+    assert len(overlapping) > 3 and all(a.sentences[-1] == b.sentences[0] for a, b in itertools.pairwise(overlapping))
 
 
 def test_a_rebuild_with_other_settings_leaves_no_old_vector_files(small: tuple[Settings, Path]) -> None:

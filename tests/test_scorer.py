@@ -10,7 +10,7 @@ import pytest
 
 from cityqa import Assistant
 from cityqa.errors import ConfigError
-from cityqa.evaluate import calibration
+from cityqa.metrics import calibration
 from cityqa.scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from cityqa import cli
+from cityqa.report import SQUAD_METRICS
 from cityqa.settings import Settings
 from cityqa.squad import SquadFormatError, load_squad, split_articles
-from cityqa.squad_eval import SQUAD_METRICS, evaluate_squad
+from cityqa.squad_eval import evaluate_squad
 
 TINY = Path(__file__).parent / "fixtures" / "squad" / "tiny.json"
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from cityqa import Settings
-from cityqa.answer import document_frequencies
 from cityqa.embeddings import Embedder
 from cityqa.ingest import ingest
 from cityqa.store import IndexStore
+from cityqa.text import document_frequencies
 
 EMBEDDER = Embedder()
 WORDS = ["Riverbend", "Port Alder", "sister city", "trade office", "delegation", "1987", "2003", "Okiyama",

@@ -15,8 +15,9 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-from cityqa import Answer, Assistant, Citation, Mark, Mismatch, SearchFilters, Settings, Verdict
+from cityqa import Answer, Assistant, Citation, Mark, Mismatch, SearchFilters, Settings, Verdict, metrics
 from cityqa import evaluate as ev
+from cityqa import report as reports
 from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown
 from cityqa.ui import (
     _Handlers,
@@ -54,7 +55,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(assistant: Assistant, eval_dir: Path = ev.DEFAULT_OUT, **overrides: Any) -> tuple[Any, str]:
+def launch(assistant: Assistant, eval_dir: Path = reports.DEFAULT_OUT, **overrides: Any) -> tuple[Any, str]:
     """Launch the app the way `serve` does (hardened options), on a free local port."""
     app = build_app(assistant, eval_dir)
     options = {**launch_options(assistant.settings), "auth": None, **overrides}
@@ -450,7 +451,7 @@ def eval_reports(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory)
     questions = load_jsonl(GOLD / "questions.jsonl")[:6]
     bad = {**questions[0], "id": HOSTILE_ID, "short_answers": ["Atlantis"], "tags": [HOSTILE_TAG]}
     claims = load_jsonl(GOLD / "claims.jsonl")
-    picked = [c for label in ev.LABELS for c in [c for c in claims if c["label"] == label][:2]]
+    picked = [c for label in metrics.LABELS for c in [c for c in claims if c["label"] == label][:2]]
     for name, items in [("questions.jsonl", [*questions, bad]), ("claims.jsonl", picked)]:
         (folder / name).write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
     return {
@@ -471,12 +472,12 @@ def eval_client(assistant: Assistant, eval_dir: Path) -> Iterator[Client]:
     app.close()
 
 
-def reports_in(folder: Path, *reports: dict[str, Any]) -> None:
+def reports_in(folder: Path, *written: dict[str, Any]) -> None:
     """Make `folder` hold exactly these reports (as `cityqa eval --out folder` writes them)."""
     for path in folder.iterdir():
         path.unlink()
-    for report in reports:
-        ev.write_report(report, folder)
+    for report in written:
+        reports.write_report(report, folder)
 
 
 def evaluation(client: Client) -> tuple[str, str | None, str, str | None]:
@@ -501,10 +502,11 @@ def test_evaluation_tab_shows_the_measured_report(
     text, chart, _, _ = evaluation(eval_client)
     cityqa, bm25 = (report["systems"][name]["overall"] for name in ("cityqa", "bm25"))
     assert "| metric | cityqa | bm25 |" in text
-    for metric in ev.HEADLINE:  # every headline number, formatted as `cityqa eval` prints it
-        assert f"| {escape_md(metric)} | {ev.fmt(cityqa[metric], metric)} | {ev.fmt(bm25[metric], metric)} |" in text
+    for metric in metrics.HEADLINE:  # every headline number, formatted as `cityqa eval` prints it
+        row = f"| {escape_md(metric)} | {reports.fmt(cityqa[metric], metric)} | {reports.fmt(bm25[metric], metric)} |"
+        assert row in text
     lookup = report["systems"]["cityqa"]["by_tag"]["lookup"]
-    assert f"| lookup | {lookup['n']} | {ev.fmt(lookup['hit@5'])} | {ev.fmt(lookup['mrr'])} |" in text
+    assert f"| lookup | {lookup['n']} | {reports.fmt(lookup['hit@5'])} | {reports.fmt(lookup['mrr'])} |" in text
     assert "7 gold questions, 2 system(s)" in text and escape_md(report["gold"]) in text
     assert escape_md(report["created"].replace("T", " ")) in text and "all\\-MiniLM" in text
     failed = [f["id"] for f in report["systems"]["cityqa"]["failures"]]
@@ -525,9 +527,9 @@ def test_evaluation_tab_shows_the_claims_report(
     questions, chart, text, claims_chart = evaluation(eval_client)
     assert "No evaluation report yet" in questions and chart is None  # only the claims were evaluated
     overall = report["overall"]
-    assert "6 gold claims" in text and f"| accuracy | {ev.fmt(overall['accuracy'])} |" in text
-    for gold in ev.LABELS:  # the confusion matrix, row by row
-        counts = " | ".join(str(overall["confusion"][gold][p]) for p in ev.LABELS)
+    assert "6 gold claims" in text and f"| accuracy | {reports.fmt(overall['accuracy'])} |" in text
+    for gold in metrics.LABELS:  # the confusion matrix, row by row
+        counts = " | ".join(str(overall["confusion"][gold][p]) for p in metrics.LABELS)
         assert f"| {escape_md(gold)} | {counts} |" in text
     assert f"Wrong verdicts ({len(report['failures'])})" in text
     assert claims_chart is not None
@@ -560,7 +562,7 @@ def test_evaluation_notes_a_report_older_than_the_index(
     assistant: Assistant, tmp_path: Path, eval_reports: dict[str, dict[str, Any]]
 ) -> None:
     old = {**eval_reports["questions"], "created": "2000-01-01T00:00:00+00:00", "embed_model": "other-model"}
-    ev.write_report(old, tmp_path)
+    reports.write_report(old, tmp_path)
     text, chart = _Handlers(assistant, tmp_path).report_view("questions")
     assert "may be out of date" in text and "index was updated" in text and "other\\-model" in text
     assert "| metric | cityqa | bm25 |" in text and chart.visible

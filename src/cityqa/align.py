@@ -23,8 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .entities import fold
-from .text import NEGATIONS, STOPWORDS, stem
+from .text import NEGATIONS, STOPWORDS, fold, stem
 
 LEXICON_FILE = "lexicon.json.gz"
 # A word's senses beyond its few most frequent ones make chance synonyms ('leader' is also a 'drawing card').
@@ -334,7 +333,7 @@ def _find(token: Token, e_tokens: Sequence[Token], after: int) -> int | None:
     """The evidence position of `token`, preferring one after the previous match (keeps the order)."""
     hits = [j for j, e in enumerate(e_tokens) if e.content and same_word(token, e)]
     later = [j for j in hits if j > after]
-    return (later or hits or [None])[0]
+    return (later or hits)[0] if hits else None
 
 
 def _runs(indices: list[int], tokens: Sequence[Token]) -> list[list[int]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +37,7 @@ from .scorer import (
 )
 from .settings import Settings
 from .store import NodeStore
-from .text import content_terms, normalise_space, term_tuple
+from .text import content_terms, document_frequencies, normalise_space, term_tuple
 from .types import Answer, Chunk, Citation, Hit, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
@@ -187,7 +186,8 @@ class Extractor:
         values_passage = values_missing(view, chunk.text)
         entry = _defines(view, chunk)
         row0 = self.nodes.offsets[hit.index]
-        previous, previous_text = set(), ""
+        previous: set[str] = set()
+        previous_text = ""
         for i, sentence in enumerate(chunk.sentences):
             own_text = chunk.sentence_text(sentence)
             own = set(term_tuple(own_text))
@@ -313,7 +313,7 @@ _VALUES = re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|\b\d[\d,.]*\b")
 
 def is_list_question(question: str) -> bool:
     match = _LIST.search(question)
-    return bool(match) and not re.search(r"\b(this|does|was|has|its)$", match.group(0), re.I)
+    return match is not None and not re.search(r"\b(this|does|was|has|its)$", match.group(0), re.I)
 
 
 def _values(text: str) -> set[str]:
@@ -345,15 +345,6 @@ def _defines(view: QuestionView, chunk: Chunk) -> bool:
 
 def _changed(question: str, resolved: str) -> str | None:
     return resolved if resolved != question else None
-
-
-def document_frequencies(chunks: Iterable[Chunk]) -> Counter[str]:
-    """In how many chunks each content term occurs (the answerer's idf). Computed once at ingest and stored
-    with the generation; recomputed here only for node stores that do not carry it."""
-    df: Counter[str] = Counter()
-    for chunk in chunks:
-        df.update(set(content_terms(chunk.search_text())))
-    return df
 
 
 # A sentence that leans on the one before: it opens with a personal or demonstrative pronoun, or "given this",

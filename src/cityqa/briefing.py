@@ -177,9 +177,8 @@ def source_line(c: Citation) -> str:
 
 def describe_search(filters: SearchFilters | None, k: int | None) -> str:
     """The filters and passage count of one question, in words."""
-    kinds = {("report",): "the report only", ("interview",): "interviews only"}.get(
-        tuple(filters.kinds) if filters else (), "all documents"
-    )
+    named: dict[tuple[str, ...], str] = {("report",): "the report only", ("interview",): "interviews only"}
+    kinds = named.get(tuple(filters.kinds) if filters else (), "all documents")
     cities = f"; passages naming {', '.join(filters.cities)}" if filters and filters.cities else ""
     passages = f"; {k} passages" if k else ""
     return kinds + cities + passages

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .entities import Gazetteer, default_gazetteer
-from .types import Chunk, Document, Sentence
+from .types import Chunk, Document, DocumentKind, Sentence
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*(?:\r?\n[ \t]*)+|\r\n[ \t]*(?:\r?\n[ \t]*)+")
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
@@ -75,7 +75,7 @@ def chunk_document(doc: Document, max_words: int = 180, overlap: int = 1) -> lis
 
 
 def _make_chunk(
-    doc: Document, section: tuple[str, ...], sentences: list[Sentence], kind: str, metadata: dict[str, str]
+    doc: Document, section: tuple[str, ...], sentences: list[Sentence], kind: DocumentKind, metadata: dict[str, str]
 ) -> Chunk:
     start, end = sentences[0].start, sentences[-1].end
     if sentences[-1].endnotes:  # keep the trailing endnote marker inside the passage span
@@ -84,7 +84,7 @@ def _make_chunk(
     digest = hashlib.sha256(f"{doc.source}\0{start}\0{end}\0{text}".encode()).hexdigest()[:20]
     return Chunk(
         id=digest, source=doc.source, section=section, start=start, end=end, text=text,
-        sentences=tuple(sentences), kind=kind, metadata=metadata, doc_sha256=doc.sha256,  # type: ignore[arg-type]
+        sentences=tuple(sentences), kind=kind, metadata=metadata, doc_sha256=doc.sha256,
     )
 
 

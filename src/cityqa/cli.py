@@ -7,8 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import CityqaError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,10 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> object:
+def _settings(args: argparse.Namespace) -> Settings:
     from .settings import Settings
 
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = args.index
     if getattr(args, "corpus", None):
@@ -95,7 +99,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .assistant import Assistant
     from .errors import IndexMismatchError
 
-    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    assistant = Assistant.open(settings=_settings(args))
     try:
         report = assistant.ingest(rebuild=args.rebuild)
     except IndexMismatchError as exc:
@@ -118,7 +122,7 @@ def _ask(args: argparse.Namespace) -> int:
     if not questions:
         print("cityqa ask: give at least one question (as arguments or with --file)", file=sys.stderr)
         return 2
-    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    assistant = Assistant.open(settings=_settings(args))
     for question in questions:
         answer = assistant.ask(question, k=args.k)
         if args.json:
@@ -148,7 +152,7 @@ def _format(answer: object) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from .assistant import Assistant
-    from .factcheck import check, format_verdict
+    from .factcheck import format_verdict
 
     texts = list(args.claims)
     if args.file:
@@ -156,16 +160,18 @@ def _check(args: argparse.Namespace) -> int:
     if not any(t.strip() for t in texts):
         print("cityqa check: give at least one claim (as arguments or with --file)", file=sys.stderr)
         return 2
-    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
-    for verdict in check(assistant, texts):
-        print(json.dumps(verdict.to_dict(), ensure_ascii=False) if args.json else format_verdict(verdict), flush=True)
+    assistant = Assistant.open(settings=_settings(args))
+    for text in texts:  # through the assistant, so its input limit (CITYQA_MAX_CHECK_CHARS) holds here too
+        for verdict in assistant.check(text):
+            print(json.dumps(verdict.to_dict(), ensure_ascii=False) if args.json else format_verdict(verdict),
+                  flush=True)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from .ui import serve
 
-    serve(_settings(args))  # type: ignore[arg-type]
+    serve(_settings(args))
     return 0
 
 
@@ -175,7 +181,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.squad:
         return _eval_squad(args)
-    assistant = Assistant.open(settings=_settings(args))  # type: ignore[arg-type]
+    assistant = Assistant.open(settings=_settings(args))
     if args.claims:
         report = evaluate.evaluate_claims(assistant, args.gold or evaluate.DEFAULT_CLAIMS, args.limit)
     else:
@@ -196,20 +202,20 @@ def _eval_squad(args: argparse.Namespace) -> int:
         systems = list(SQUAD_SYSTEMS)
     articles = [a.strip() for a in args.articles.split(",")] if args.articles else None
     report = evaluate_squad(
-        args.squad, settings, systems, sample=args.sample, seed=args.seed, articles=articles,  # type: ignore[arg-type]
+        args.squad, settings, systems, sample=args.sample, seed=args.seed, articles=articles,
         work_dir=args.work, progress=lambda message: print(message, file=sys.stderr, flush=True),
     )
-    return _write(args, report, settings.eval_dir)  # type: ignore[attr-defined]
+    return _write(args, report, settings.eval_dir)
 
 
 def _write(args: argparse.Namespace, report: dict, eval_dir: Path) -> int:
-    from . import evaluate
+    from . import report as reports
 
-    paths = evaluate.write_report(report, args.out or eval_dir)
+    paths = reports.write_report(report, args.out or eval_dir)
     if args.json:
-        print(json.dumps(evaluate.summary(report), ensure_ascii=False))
+        print(json.dumps(reports.summary(report), ensure_ascii=False))
     else:
-        print(evaluate.render_table(report))
+        print(reports.render_table(report))
         print("\nwrote " + ", ".join(str(path) for path in paths.values()))
     return 0
 

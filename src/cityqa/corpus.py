@@ -20,12 +20,11 @@ from pathlib import Path
 
 from . import sandbox
 from .errors import CorpusError, UnreadableFileError
-from .types import INTERVIEW_FIELDS, Document
+from .extractors import MAX_FILE_BYTES, decode
+from .types import INTERVIEW_FIELDS, Document, DocumentKind
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
-MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused without being read
-MAX_DOCX_UNPACKED_BYTES = 10 * MAX_FILE_BYTES  # a DOCX whose parts unpack to more is a zip bomb
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -72,7 +71,7 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
     sha = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
-        text = _decode(source, data)
+        text = decode(source, data)
         if not text.strip():  # Unicode white space and separators (\x1c-\x1f) that bytes.strip() keeps
             raise UnreadableFileError(source, "file is empty (only white space)")
         return _text_document(source, text, sha)
@@ -96,24 +95,12 @@ def _extract(suffix: str, path: Path, source: str, data: bytes) -> str:
             raise UnreadableFileError(source, exc.reason) from None
 
 
-def _decode(source: str, data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise UnreadableFileError(source, "looks like a binary file, not text (it contains NUL bytes)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(
-            source, f"is not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8"
-        ) from exc
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 def _text_document(source: str, text: str, sha: str) -> Document:
     match = _FRONT_MATTER.match(text)
     if not match:
         return Document(source=source, text=text, sha256=sha)
     meta = _parse_front_matter(source, match.group(1))
-    kind = "interview" if meta.get("interviewee") else "report"
+    kind: DocumentKind = "interview" if meta.get("interviewee") else "report"
     return Document(source=source, text=text, sha256=sha, kind=kind, metadata=meta, body_start=match.end())
 
 
@@ -138,50 +125,3 @@ def _scalar(value: object) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()[:10]
     return str(value)
-
-
-def _read_pdf(source: str, path: Path) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            raise UnreadableFileError(source, "PDF is encrypted; save an unprotected copy")
-        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-    except UnreadableFileError:
-        raise
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableFileError(source, f"PDF cannot be parsed ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _read_docx(source: str, path: Path) -> str:
-    import zipfile
-    import zlib
-
-    import docx2txt
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            size = sum(info.file_size for info in archive.infolist())
-        if size > MAX_DOCX_UNPACKED_BYTES:
-            raise UnreadableFileError(source, f"DOCX unpacks to {size >> 20} MiB; refusing (zip bomb?)")
-        return docx2txt.process(str(path))
-    except UnreadableFileError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as exc:
-        raise UnreadableFileError(source, f"DOCX cannot be opened ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _read_html(source: str, path: Path) -> str:
-    from bs4 import BeautifulSoup
-
-    raw = _decode(source, path.read_bytes())
-    soup = BeautifulSoup(raw, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    blocks = [b.strip() for b in soup.get_text("\n").split("\n")]
-    return "\n\n".join(b for b in blocks if b)
-
-
-_EXTRACTORS = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}

@@ -21,12 +21,13 @@ checker. Without one, the general gazetteer is used.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, overload
+
+from .text import STOPWORDS, fold
 
 if TYPE_CHECKING:
     from .types import Chunk
@@ -85,12 +86,6 @@ _PLACE_QUALIFIERS = frozenset(
 )
 _INSTITUTIONS = frozenset({"university", "college", "institute", "polytechnic", "academy"})
 _KIND_RANK = {"country": 0, "place": 1, "city": 2}  # a name of several kinds takes the first
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents so 'Bogotá' matches 'Bogota'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 _TOKEN = re.compile(r"[^\W\d_]+")
@@ -282,6 +277,7 @@ class Gazetteer:
         if not learned:
             return self
         names = self.learned + tuple(e.name for e in learned.values())
+        # ChainMap is typed for mutable maps but only reads the base one here; copying it would cost a second
         return Gazetteer(ChainMap(learned, self._entries), names)  # type: ignore[arg-type]
 
 
@@ -362,10 +358,7 @@ def _lowercase_words(texts: Iterable[str]) -> set[str]:
     return {word if word.isascii() else fold(word) for word in found}
 
 
-@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from .text import STOPWORDS  # text imports `fold` from here
-
     return STOPWORDS
 
 

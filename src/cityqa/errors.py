@@ -106,3 +106,9 @@ class SquadFormatError(CityqaError):
     `qas[]`)."""
 
     exit_code = 2
+
+
+class EvalError(CityqaError):
+    """The evaluation cannot run as asked (missing gold file, unknown system, no fact-checker)."""
+
+    exit_code = 2

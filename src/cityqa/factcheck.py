@@ -31,19 +31,42 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .align import Alignment, align
-from .answer import Scored, citation
+from .answer import Extractor, Scored, citation
 from .chunking import split_sentences
-from .entities import MONTHS, NUMBER_WORDS, Gazetteer, fold, place_spans
-from .text import STOPWORDS, content_terms, words
-from .types import Chunk, Citation, Mark, Mismatch, Verdict
+from .entities import MONTHS, NUMBER_WORDS, Gazetteer, place_spans
+from .text import STOPWORDS, content_terms, fold, words
+from .types import Chunk, Citation, Mark, Mismatch, Verdict, VerdictLabel
 
 if TYPE_CHECKING:
-    from .assistant import Assistant
+    from .embeddings import Embedder
+    from .retrieve import HybridRetriever
+    from .store import NodeStore
+
+
+class Evidence(Protocol):
+    """What the checker reads evidence from: one index generation's retriever, answer extractor, node store
+    and places (an `Assistant`'s engine)."""
+
+    retriever: HybridRetriever
+    extractor: Extractor
+    nodes: NodeStore
+
+    @property
+    def places(self) -> Gazetteer: ...
+
+
+class Checkable(Protocol):
+    """An assistant the checker can use (`Assistant` is one): an embedder and an open index generation."""
+
+    embedder: Embedder
+
+    @property
+    def engine(self) -> Evidence: ...
 
 # ------------------------------------------------------------------ thresholds (calibrated on the gold claims)
 
@@ -648,14 +671,14 @@ class Candidate:
         return self.scored[0].score
 
 
-def check(assistant: Assistant, text: str | Sequence[str]) -> list[Verdict]:
+def check(assistant: Checkable, text: str | Sequence[str]) -> list[Verdict]:
     """Fact-check `text` (a claim, a paragraph, or several) against the indexed documents: one verdict per
     atomic claim, in order."""
     texts = [text] if isinstance(text, str) else list(text)
     return check_claims(assistant, [claim for t in texts for claim in split_claims(t)])
 
 
-def check_claims(assistant: Assistant, claims: Sequence[str]) -> list[Verdict]:
+def check_claims(assistant: Checkable, claims: Sequence[str]) -> list[Verdict]:
     """Verdicts on atomic claims as given (not split); their vectors are computed in one batch."""
     if not claims:
         return []
@@ -663,14 +686,14 @@ def check_claims(assistant: Assistant, claims: Sequence[str]) -> list[Verdict]:
     return [check_claim(assistant, claim, vector) for claim, vector in zip(claims, vectors, strict=True)]
 
 
-def check_claim(assistant: Assistant, claim: str, vector: np.ndarray | None = None) -> Verdict:
+def check_claim(assistant: Checkable, claim: str, vector: np.ndarray | None = None) -> Verdict:
     """The verdict on one atomic claim (`vector`: its embedding, when already computed)."""
     engine = assistant.engine
     if vector is None:
         vector = assistant.embedder.encode_one(claim)
     hits = engine.retriever.retrieve(claim, vector, RETRIEVE_K)
     ranked = engine.extractor.rank_by_similarity(claim, vector, hits)
-    places = getattr(engine, "places", None)  # the general gazetteer plus the places the documents name
+    places = engine.places  # the general gazetteer plus the places the documents name
     prepared = Text.of(claim, places)
     candidates = _candidates(prepared, ranked[:CANDIDATES], engine.extractor.idf, engine.nodes.chunks, places)
     return _decide(claim, candidates)
@@ -767,12 +790,13 @@ def _strength(c: Candidate) -> tuple[float, float]:
     return (closeness - 0.02 * (len(c.scored) - 1), c.score)
 
 
-def _verdict(claim: str, label: str, confidence: float, cand: Candidate | None, mismatches: list[Mismatch]) -> Verdict:
+def _verdict(claim: str, label: VerdictLabel, confidence: float, cand: Candidate | None, mismatches: list[Mismatch]
+             ) -> Verdict:
     evidence: list[Citation] = []
     if cand:
         evidence = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(cand.scored, 1)]
     quotes = " ".join(c.quote for c in evidence)
-    return Verdict(claim=claim, verdict=label, confidence=round(min(1.0, confidence), 4),  # type: ignore[arg-type]
+    return Verdict(claim=claim, verdict=label, confidence=round(min(1.0, confidence), 4),
                    evidence=evidence, mismatches=list(mismatches),
                    claim_marks=marks(claim, quotes, [m.claim for m in mismatches]) if evidence else [],
                    evidence_marks=[marks(c.quote, claim, [m.source for m in mismatches]) for c in evidence])
@@ -798,35 +822,6 @@ def marks(text: str, other: str, conflicts: Sequence[str] = ()) -> list[Mark]:
         if terms and _term_present(terms[0], theirs):
             found.append(Mark(word.start(), word.end(), "match"))
     return sorted(found, key=lambda m: m.start)
-
-
-# ------------------------------------------------------------------ evaluation
-
-def evaluate_claims(assistant: Assistant, claims: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Score the checker on labelled claims ({'id', 'claim', 'label'}) with `evaluate.claim_metrics` (accuracy,
-    per-class precision and recall, the confusion matrix gold -> predicted -> count), plus the rate of
-    'supported' verdicts on contradicted claims (the worst error) and the wrong verdicts. JSON-serialisable."""
-    from .evaluate import claim_metrics
-
-    items = list(claims)
-    rows: list[dict[str, Any]] = []
-    for item, verdict in zip(items, check_claims(assistant, [i["claim"] for i in items]), strict=True):
-        rows.append({
-            "id": item.get("id"), "claim": item["claim"], "gold": item["label"], "predicted": verdict.verdict,
-            "confidence": verdict.confidence, "mismatches": [m.__dict__ for m in verdict.mismatches],
-        })
-    metrics = claim_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows])
-    return {
-        "n": metrics["n"],
-        "accuracy": metrics["accuracy"] or 0.0,
-        "per_class": {  # as this report has always named them: 0.0 where undefined, "support" for the count
-            label: {"precision": c["precision"] or 0.0, "recall": c["recall"] or 0.0, "support": c["n"]}
-            for label, c in metrics["per_class"].items()
-        },
-        "confusion": metrics["confusion"],
-        "false_supported_rate": metrics["false_supported_rate"] or 0.0,
-        "errors": [r for r in rows if r["gold"] != r["predicted"]],
-    }
 
 
 def format_verdict(verdict: Verdict) -> str:

@@ -46,7 +46,7 @@ def ingest(
         manifest = store.read_manifest() if not rebuild else _readable_manifest(store)
         if manifest is not None and not rebuild:
             store.check_shape(manifest)
-        plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report)
+        plan = _plan(corpus_dir, {} if rebuild or manifest is None else manifest["files"], report, settings)
         if not plan.keep and not any(plan.fresh.values()):
             raise _nothing_to_index(corpus_dir, report)
         old = _current_nodes(store, manifest, rebuild)
@@ -130,7 +130,8 @@ def _current_nodes(store: IndexStore, manifest: dict[str, Any] | None, rebuild: 
         raise
 
 
-def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestReport) -> _Plan:
+def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestReport, settings: Settings
+          ) -> _Plan:
     plan = _Plan(keep={}, fresh={}, entries={})
     seen: set[str] = set()
     for path in iter_corpus(corpus_dir):
@@ -156,7 +157,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
         except OSError as exc:  # vanished after it was read
             _skip(report, plan, source, previous, f"vanished while being indexed ({exc.strerror or exc})")
             continue
-        chunks = chunk_document(doc)
+        chunks = chunk_document(doc, settings.chunk_max_words, settings.chunk_overlap_sentences)
         if not chunks:
             _skip(report, plan, source, previous, "no text to index")
             continue

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .embeddings import Embedder, llama_embedding
-from .entities import fold
 from .store import IndexStore, NodeStore
+from .text import fold
 from .types import Chunk, Hit, SearchFilters
 
 
@@ -102,7 +102,7 @@ def _fusion_keeping_lists(base: type) -> type:
     """`QueryFusionRetriever` (passed in: llama-index is imported lazily) that also remembers, per thread, each
     retriever's own ranking (node ids) of the last query it fused."""
 
-    class FusionKeepingLists(base):  # type: ignore[misc, valid-type]
+    class FusionKeepingLists(base):
         _local = threading.local()
 
         def _run_sync_queries(self, queries: Any) -> Any:

@@ -10,9 +10,9 @@ extractor of `cityqa.corpus` in a fresh interpreter (`python <this file> SUFFIX 
 - `PARSE_CPU_SECONDS`: CPU limit of the child (RLIMIT_CPU), a second net under the wall clock.
 - `MAX_EXTRACTED_CHARS`: longer extracted text is refused rather than indexed.
 
-The child does not import the `cityqa` package (whose `__init__` pulls in the retrieval stack): it registers a
-bare package object and imports only `cityqa.corpus` and what that needs, so a parse costs one small interpreter
-start (~0.2 s). Plain text and Markdown never come here; `corpus.read_document` reads them in-process.
+The child imports only `cityqa.extractors` and `cityqa.errors` (`import cityqa` itself loads nothing), so a parse
+costs one small interpreter start (~0.2 s). Plain text and Markdown never come here; `corpus.read_document` reads
+them in-process.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class ParseFailure(Exception):
 
 
 def extract_text(suffix: str, path: Path, source: str, timeout: float | None = None) -> str:
-    """Text of `path` as `corpus._EXTRACTORS[suffix]` extracts it, computed in a limited child process.
+    """Text of `path` as `extractors.EXTRACTORS[suffix]` extracts it, computed in a limited child process.
 
     Raises `ParseFailure` with a reason when the parser refuses the file, fails, crashes, runs out of memory or
     time, or extracts too much text."""
@@ -87,19 +87,13 @@ def _signal_name(number: int) -> str:
 
 def _child(suffix: str, path: str, source: str) -> dict[str, str]:
     _limit_resources()
-    if "cityqa" not in sys.modules:  # a bare package: skip cityqa/__init__ and its heavy imports
-        import types
-
-        package = types.ModuleType("cityqa")
-        package.__path__ = [str(_PACKAGE_DIR)]
-        sys.modules["cityqa"] = package
-    from cityqa.corpus import _EXTRACTORS
-    from cityqa.errors import UnreadableFileError
+    from cityqa.errors import UnreadableFileError  # `import cityqa` is lazy: these two modules are all it loads
+    from cityqa.extractors import EXTRACTORS
 
     kind = FORMAT_NAMES.get(suffix, suffix)
     max_chars = int(os.environ.get("CITYQA_MAX_EXTRACTED_CHARS", MAX_EXTRACTED_CHARS))
     try:
-        text = _EXTRACTORS[suffix](source, Path(path))
+        text = EXTRACTORS[suffix](source, Path(path))
     except UnreadableFileError as exc:
         return {"error": exc.reason}
     except RecursionError:

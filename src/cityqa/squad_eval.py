@@ -27,15 +27,13 @@ from typing import Any
 
 from .assistant import Assistant
 from .baselines import CityqaSystem, LlamaIndexBaseline, TopSentenceSystem
-from .errors import IndexMismatchError
-from .evaluate import calibration, contains, mean, percentile
+from .errors import EvalError, IndexMismatchError
+from .metrics import calibration, contains, mean, percentile
 from .settings import Settings
 from .squad import SquadQuestion, SquadSet, load_squad
 from .types import Answer, Citation
 
 SQUAD_SYSTEMS = ("cityqa", "llama-index", "bm25-sentence", "dense-sentence")
-SQUAD_METRICS = ("evidence_cited", "short_answer_recall", "false_not_found", "unanswerable_abstained", "ece",
-                 "latency_p50_ms", "latency_p95_ms")
 Progress = Callable[[str], None]
 
 
@@ -59,7 +57,8 @@ def _covers(citation: Citation, question: SquadQuestion) -> bool:
 
 def score(question: SquadQuestion, answer: Answer, seconds: float) -> SquadResult:
     cited = [] if answer.abstained else answer.citations
-    top = (answer.citations or answer.related or [None])[0]
+    shown = answer.citations or answer.related
+    top = shown[0] if shown else None
     return SquadResult(
         id=question.id, answerable=question.answerable, abstained=answer.abstained,
         evidence_cited=question.answerable and any(_covers(c, question) for c in cited),
@@ -101,7 +100,6 @@ def _systems(names: Sequence[str], assistant: Assistant, corpus: Path) -> list[A
         elif name in ("bm25-sentence", "dense-sentence"):
             systems.append(TopSentenceSystem(assistant, name.split("-")[0]))
         else:
-            from .evaluate import EvalError
 
             raise EvalError(f"Unknown system {name!r}; choose from {', '.join(SQUAD_SYSTEMS)}.")
     return systems
@@ -158,13 +156,3 @@ def _run(squad: SquadSet, folder: Path, settings: Settings, names: Sequence[str]
             getattr(system, "close", lambda: None)()
         report["systems"][system.name] = {"overall": aggregate(results), "questions": [asdict(r) for r in results]}
     return report
-
-
-def render_table(report: dict[str, Any]) -> str:
-    from .evaluate import fmt, table
-
-    systems = report["systems"]
-    rows = [[m, *(fmt(d["overall"].get(m), m) for d in systems.values())] for m in SQUAD_METRICS]
-    head = (f"SQuAD-format evaluation: {report['n_questions']} questions over {len(report['articles'])} article(s) "
-            f"of {report['file']}")
-    return head + "\n\n" + table(["metric", *systems], rows)

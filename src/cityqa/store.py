@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from .settings import Settings
+from .text import document_frequencies
 from .types import Chunk
 
 MANIFEST = "manifest.json"
@@ -60,7 +61,7 @@ class NodeStore:
     # [:, 1] the sentence in context (see Chunk.sentence_contexts)
     sentence_vectors: np.ndarray
     offsets: list[int] = field(default_factory=list)  # first sentence row of each chunk
-    doc_freq: Counter[str] | None = None  # content term -> chunks containing it (answer.document_frequencies)
+    doc_freq: Counter[str] | None = None  # content term -> chunks containing it (text.document_frequencies)
     by_id: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -378,8 +379,6 @@ def _is_node_line(line: bytes, chunk: Chunk) -> bool:
 def carried_doc_freq(chunks: list[Chunk], carry: Carry | None, stats: WriteStats) -> Counter[str]:
     """The answerer's document frequencies of `chunks`: the previous generation's, minus its chunks that are gone,
     plus the new ones; counted over all chunks when there is nothing to start from."""
-    from .answer import document_frequencies  # (answer imports this module)
-
     fresh, dropped = (carry.fresh(chunks), carry.dropped()) if carry else (chunks, [])
     if carry is None or carry.previous.doc_freq is None or len(fresh) + len(dropped) >= len(chunks):
         stats.counted = len(chunks)

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-from .entities import fold
+if TYPE_CHECKING:
+    from .types import Chunk
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents so 'Bogotá' matches 'Bogota'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -21,7 +33,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> object:
+def _stemmer() -> Any:  # PyStemmer ships no type information
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -34,13 +46,13 @@ def words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Stemmed content words: lower-cased, accents folded, stop words dropped, in order, unique."""
     kept = [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
-    stems = _stemmer().stemWords(kept)  # type: ignore[attr-defined]
+    stems = _stemmer().stemWords(kept)
     return list(dict.fromkeys(stems))
 
 
 def stem(word: str) -> str:
     """The stem of one lower-cased word (stop word or not)."""
-    return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
+    return str(_stemmer().stemWord(word))
 
 
 @lru_cache(maxsize=200_000)
@@ -51,3 +63,12 @@ def term_tuple(text: str) -> tuple[str, ...]:
 
 def normalise_space(text: str) -> str:
     return " ".join(text.split())
+
+
+def document_frequencies(chunks: Iterable[Chunk]) -> Counter[str]:
+    """In how many chunks each content term occurs (the answerer's idf). Computed once at ingest and stored
+    with the generation; recomputed by the answerer only for node stores that do not carry it."""
+    df: Counter[str] = Counter()
+    for chunk in chunks:
+        df.update(set(content_terms(chunk.search_text())))
+    return df

@@ -221,7 +221,7 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) 
     """Stage 2 on the dev questions; the confidence model on the dev questions and the report's training
     questions, weighted so that SQuAD and the report count alike (its confidence must be a probability on both
     kinds of document); the threshold over every training and dev document. With the dev figures they reach."""
-    from .evaluate import calibration
+    from .metrics import calibration
 
     stage2, x_dev, ok_dev = fit_confidence(dev, stage1, encoder)
     _, x_train, ok_train = fit_confidence(train, stage1, encoder, stage2)

@@ -25,7 +25,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from . import evaluate as ev
+from . import report as reports
 from .assistant import Assistant
 from .briefing import (
     VERDICT_WORDS,
@@ -39,15 +39,18 @@ from .briefing import (
     mismatch_text,
 )
 from .corpus import read_document
-from .entities import Gazetteer, fold, gazetteer_for
+from .entities import Gazetteer, gazetteer_for
 from .errors import CityqaError, ConfigError
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Mark, SearchFilters, Verdict
+from .text import fold
+from .types import Answer, Chunk, Citation, DocumentKind, Mark, SearchFilters, Verdict
 
 log = logging.getLogger(__name__)
 
 TITLE = "cityqa: California cities' international affairs"
-KIND_CHOICES = {"All documents": (), "Report only": ("report",), "Interviews only": ("interview",)}
+KIND_CHOICES: dict[str, tuple[DocumentKind, ...]] = {
+    "All documents": (), "Report only": ("report",), "Interviews only": ("interview",)
+}
 CONTEXT_CHARS = 600
 PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
 CHECK_PANEL_HINT = '<div class="cq-hint">Click an evidence quote on a card to read it in its context.</div>'
@@ -322,7 +325,7 @@ RENDER_OPTIONS: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "ren
 class _Handlers:
     """Event handlers bound to one assistant; each turns engine errors into messages, never tracebacks."""
 
-    def __init__(self, assistant: Assistant, eval_dir: Path | str = ev.DEFAULT_OUT) -> None:
+    def __init__(self, assistant: Assistant, eval_dir: Path | str = reports.DEFAULT_OUT) -> None:
         self.assistant = assistant
         self.eval_dir = Path(eval_dir)
         self._documents: dict[tuple[str, str], str] = {}
@@ -431,7 +434,7 @@ class _Handlers:
             return [], render_error(problem), CHECK_PANEL_HINT
         checked_at = datetime.now(UTC)
         try:
-            verdicts = list(self.assistant.check(text))  # type: ignore[attr-defined]
+            verdicts = list(self.assistant.check(text))
         except CityqaError as exc:
             return [], render_error(str(exc)), CHECK_PANEL_HINT
         except Exception as exc:  # keep the app up whatever the checker does; details go to the server log
@@ -493,7 +496,7 @@ def _cited(entry: Exchange) -> list[Citation]:
     return list(entry.answer.citations or entry.answer.related)
 
 
-def build_app(assistant: Assistant, eval_dir: Path | str = ev.DEFAULT_OUT) -> gr.Blocks:
+def build_app(assistant: Assistant, eval_dir: Path | str = reports.DEFAULT_OUT) -> gr.Blocks:
     """The chat app (a `gr.Blocks`, queue configured), for `serve` or for tests to launch; the Evaluation tab
     shows the reports `cityqa eval --out <eval_dir>` wrote."""
     h = _Handlers(assistant, eval_dir)
@@ -576,7 +579,8 @@ def _chips(h: _Handlers, app: gr.Blocks, exchanges: Any, selected: Any, panel: A
             gr.Markdown("Sources of the answer appear here.", elem_classes="cq-hint")
             return
         cites = _cited(entries[chosen])
-        abstained = bool(entries[chosen].answer and entries[chosen].answer.abstained)
+        answer = entries[chosen].answer
+        abstained = bool(answer and answer.abstained)
         label = "Closest passages (not an answer)" if abstained else "Cited passages"
         heading = f"**Answer {chosen + 1}: {label}**" if cites else f"Answer {chosen + 1} cites no passage."
         gr.Markdown(heading, elem_classes="cq-chips-head")
@@ -742,12 +746,12 @@ def _evaluation_tab(h: _Handlers, tab: gr.Tab) -> None:
 
 def read_report(eval_dir: Path, kind: str) -> tuple[dict[str, Any] | None, str]:
     """The latest report of `kind` in `eval_dir`, or None and a message saying why there is none."""
-    path = eval_dir / ev.FILES[kind][0]
+    path = eval_dir / reports.FILES[kind][0]
     command = _eval_command(eval_dir, kind)
     what = "fact-check" if kind == "claims" else "evaluation"
     if not path.exists():
         return None, f"**No {what} report yet** in {_md(eval_dir)}. Run {command}, then press Refresh."
-    report = ev.latest_report(eval_dir, kind)
+    report = reports.latest_report(eval_dir, kind)
     if report is None:
         return None, (f"**The {what} report {_md(path)} could not be read** (it is not a readable JSON file). "
                       f"Run {command} to write it again, then press Refresh.")
@@ -758,7 +762,7 @@ def read_report(eval_dir: Path, kind: str) -> tuple[dict[str, Any] | None, str]:
 
 
 def not_a_report(eval_dir: Path, kind: str, detail: str) -> str:
-    return (f"**{_md(eval_dir / ev.FILES[kind][0])} is not a cityqa {kind} report** ({_md(detail)}). "
+    return (f"**{_md(eval_dir / reports.FILES[kind][0])} is not a cityqa {kind} report** ({_md(detail)}). "
             f"Run {_eval_command(eval_dir, kind)} to write it again, then press Refresh.")
 
 
@@ -775,7 +779,7 @@ def _eval_command(eval_dir: Path, kind: str) -> str:
 
 def load_chart(eval_dir: Path, kind: str) -> Image.Image | None:
     """The report's chart, read into memory (so Gradio serves a copy from its cache: no extra file access)."""
-    path = ev.chart_path(eval_dir, kind)
+    path = reports.chart_path(eval_dir, kind)
     if path is None:
         return None
     try:
@@ -795,7 +799,7 @@ def _md(value: Any) -> str:
 def _cell(value: Any, metric: str = "") -> str:
     """A metric value formatted as `cityqa eval` prints it; anything but a number is shown escaped."""
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-        return ev.fmt(value, metric)
+        return reports.fmt(value, metric)
     return _md(value)
 
 
@@ -837,8 +841,8 @@ def _questions_parts(report: Mapping[str, Any]) -> list[str]:
     name, first = next(iter(systems.items()))
     failed = first["failures"]
     parts = [f"### Questions: {_cell(report['n_questions'])} gold questions, {len(systems)} system(s)",
-             "#### Systems side by side", ev.side_by_side(report, _cell, _md), f"#### {_md(name)} by tag",
-             ev.tag_table(first["by_tag"], _cell, _md), f"#### {_md(name)}: failed questions ({len(failed)})",
+             "#### Systems side by side", reports.side_by_side(report, _cell, _md), f"#### {_md(name)} by tag",
+             reports.tag_table(first["by_tag"], _cell, _md), f"#### {_md(name)}: failed questions ({len(failed)})",
              failures_list(failed)]
     if report.get("missing_evidence"):
         parts += ["#### Gold evidence not found in the corpus", "\n".join(f"- {_md(m)}" for m in
@@ -855,10 +859,10 @@ def failures_list(failed: Sequence[Mapping[str, Any]]) -> str:
 def _claims_parts(report: Mapping[str, Any]) -> list[str]:
     overall, failed = report["overall"], report["failures"]
     wrong = [f"- **{_md(r['id'])}**: gold {_md(r['label'])}, predicted {_md(r['predicted'])}" for r in failed]
-    return [f"### Fact-check: {_cell(report['n_claims'])} gold claims", ev.claims_table(overall, _cell, _md),
+    return [f"### Fact-check: {_cell(report['n_claims'])} gold claims", reports.claims_table(overall, _cell, _md),
             "#### Confusion matrix (rows: gold, columns: predicted)",
-            ev.confusion_table(overall["confusion"], _cell, _md),
-            "#### By tag", ev.claims_tag_table(report["by_tag"], _cell, _md),
+            reports.confusion_table(overall["confusion"], _cell, _md),
+            "#### By tag", reports.claims_tag_table(report["by_tag"], _cell, _md),
             f"#### Wrong verdicts ({len(failed)})", "\n".join(wrong) or "None."]
 
 
