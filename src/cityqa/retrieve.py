@@ -32,7 +32,8 @@ class HybridRetriever:
     def __init__(self, store: IndexStore, manifest: dict[str, Any], nodes: NodeStore, embedder: Embedder) -> None:
         from llama_index.core import VectorStoreIndex
         from llama_index.core.llms import MockLLM
-        from llama_index.core.retrievers import QueryFusionRetriever
+        from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+        from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
         from llama_index.retrievers.bm25 import BM25Retriever
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -49,8 +50,9 @@ class HybridRetriever:
             vector_store, embed_model=llama_embedding(embedder), transformations=[_no_transform()]
         )
         self.dense = index.as_retriever(similarity_top_k=k)
-        self.fusion = _fusion_keeping_lists(QueryFusionRetriever)(
-            [self.bm25, self.dense], llm=MockLLM(), mode=self.settings.fusion_mode, num_queries=1,
+        self._recorded = [_recording(BaseRetriever)(r) for r in (self.bm25, self.dense)]
+        self.fusion = QueryFusionRetriever(
+            self._recorded, llm=MockLLM(), mode=FUSION_MODES(self.settings.fusion_mode), num_queries=1,
             use_async=False, similarity_top_k=2 * k,
         )
 
@@ -72,8 +74,8 @@ class HybridRetriever:
         hits: list[Hit] = []
         self._extend(hits, [(r.node.node_id, float(r.score or 0.0)) for r in fused], k, filters)
         own_k = self.settings.own_top_k if own_k is None else own_k
-        for ranking in self.fusion.last_rankings():
-            self._extend(hits, [(node_id, 0.0) for node_id in ranking], own_k, filters)
+        for recorded in self._recorded:  # each retriever's own ranking of this query, as the fusion received it
+            self._extend(hits, [(node_id, 0.0) for node_id in recorded.last_ids()], own_k, filters)
         return hits
 
     def _extend(
@@ -98,22 +100,26 @@ class HybridRetriever:
 
 
 @functools.cache
-def _fusion_keeping_lists(base: type) -> type:
-    """`QueryFusionRetriever` (passed in: llama-index is imported lazily) that also remembers, per thread, each
-    retriever's own ranking (node ids) of the last query it fused."""
+def _recording(base: type) -> type:
+    """A llama-index retriever (a `BaseRetriever`, llama-index's extension point for custom retrievers; passed in
+    because llama-index is imported lazily) that hands each query to an inner retriever and remembers, per thread,
+    the node ids it returned: the fusion's inputs, which `QueryFusionRetriever` does not expose."""
 
-    class FusionKeepingLists(base):
-        _local = threading.local()
+    class Recording(base):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+            self._local = threading.local()
 
-        def _run_sync_queries(self, queries: Any) -> Any:
-            results = super()._run_sync_queries(queries)
-            self._local.rankings = [[n.node.node_id for n in nodes] for nodes in results.values()]
-            return results
+        def _retrieve(self, query_bundle: Any) -> Any:
+            nodes = self.inner.retrieve(query_bundle)
+            self._local.ids = [n.node.node_id for n in nodes]
+            return nodes
 
-        def last_rankings(self) -> list[list[str]]:
-            return getattr(self._local, "rankings", [])
+        def last_ids(self) -> list[str]:
+            return getattr(self._local, "ids", [])
 
-    return FusionKeepingLists
+    return Recording
 
 
 def _no_transform() -> Any:
