@@ -5,8 +5,9 @@ content words. Each claim word is *matched* when the evidence has it (same stem,
 WordNet synonym among both words' most frequent senses). An unmatched run of claim words is then looked for in
 its *slot*: the evidence words between the evidence positions of its matched neighbours ("spoke in support of
 [Iranian protesters]" against "spoke in support of [Armenian civilians]"). Evidence words there that the claim
-does not have are a *conflict*: the evidence fills the same slot with something else. A run with no slot found
-is *missing*: the evidence does not say it.
+does not have are a *conflict*: the evidence fills the same slot with something else. A run with nothing in its
+slot is *missing*: the evidence does not say it. Whether a word may be said in other words depends on its part of
+speech (see `Alignment`).
 
 The synonym and antonym tables come from WordNet (`models/lexicon.json.gz`, built by scripts/build_lexicon.py),
 a general resource, not from reading any corpus.
@@ -195,12 +196,13 @@ class Alignment:
     """How a claim's content words line up with one evidence text.
 
     Three things keep a claim from being supported. `conflicts`: a noun or adjective the evidence replaces with
-    another in a slot bounded on both sides ('students' / 'business leaders'), or an antonym ('fell' / 'rose');
-    these can make it contradicted. `unsure`: the same replacement in a slot found from one side only, or of a
-    word only the section heading states. `missing`: a noun or adjective (with no verb sense) the evidence does
-    not state. `reworded` are claim words the evidence says in a way that keeps the claim true as far as can be
-    told: a verb or adverb in other words ('sent' / 'conducted' trade missions), a more general kind ('a group'
-    for 'a delegation'), or a synonym in a rarer sense.
+    another in a slot found surely (`_slot`: between matched words, or right by one; 'students' / 'business
+    leaders'), or an antonym ('fell' / 'rose'); these can make it contradicted. `unsure`: the same replacement
+    in a loosely found slot, a word only the section heading states, or a place in another role ('to Dublin' /
+    "Dublin's mayor"). `missing`: a noun or adjective (a noun only when it has no verb sense) or an adverb the
+    evidence does not state. `reworded` are claim words the evidence says in a way that keeps the claim true as
+    far as can be told: a verb in other words ('sent' / 'conducted' trade missions), a more general kind ('a
+    group' for 'a delegation'), or a synonym in a rarer sense.
     """
 
     # claim token index -> evidence token index (a claim word found again at a position already taken, 'city'
