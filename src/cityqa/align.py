@@ -198,8 +198,8 @@ class Alignment:
     Three things keep a claim from being supported. `conflicts`: a noun or adjective the evidence replaces with
     another in a slot found surely (`_slot`: between matched words, or right by one; 'students' / 'business
     leaders'), or an antonym ('fell' / 'rose'); these can make it contradicted. `unsure`: the same replacement
-    in a loosely found slot, a word only the section heading states, or a place in another role ('to Dublin' /
-    "Dublin's mayor"). `missing`: a noun or adjective (a noun only when it has no verb sense) or an adverb the
+    in a loosely found slot, a word only the section heading states, or a place in another role ('to Springfield' /
+    "Springfield's mayor"). `missing`: a noun or adjective (a noun only when it has no verb sense) or an adverb the
     evidence does not state. `reworded` are claim words the evidence says in a way that keeps the claim true as
     far as can be told: a verb in other words ('sent' / 'conducted' trade missions), a more general kind ('a
     group' for 'a delegation'), or a synonym in a rarer sense.
@@ -281,9 +281,9 @@ _DIRECTIONS = {"to": "from", "from": "to", "into": "from"}
 
 def _direction_conflicts(c_tokens: Sequence[Token], e_tokens: Sequence[Token], matched: dict[int, int]
                          ) -> list[WordConflict]:
-    """Claim words said to be where something goes to or comes from ('traveled to Dublin') that the evidence
-    names in another role: after the opposite preposition ('a delegation from Dublin') or as an owner
-    ("Dublin's Lord Mayor")."""
+    """Claim words said to be where something goes to or comes from ('traveled to Springfield') that the evidence
+    names in another role: after the opposite preposition ('a delegation from Springfield') or as an owner
+    ("Springfield's mayor")."""
     found = []
     for i, j in matched.items():
         k = i - 1
@@ -300,14 +300,14 @@ def _direction_conflicts(c_tokens: Sequence[Token], e_tokens: Sequence[Token], m
 
 def _nominal(tokens: Sequence[Token], i: int) -> bool:
     """Whether the claim word is a noun or adjective: its usual part of speech, or a noun or adjective sense it has
-    when a noun follows it and no noun precedes it ('signing free trade agreements', not 'San José sent trade
+    when a noun follows it and no noun precedes it ('signing free trade agreements', not 'Springfield sent trade
     missions')."""
     kind = _pos(tokens[i])
     if kind in {"n", "a"}:
         return True
     following = tokens[i + 1] if i + 1 < len(tokens) else None
     previous = tokens[i - 1] if i else None
-    after_subject = previous is not None and (  # 'San José sent trade…', 'the delegation met business…'
+    after_subject = previous is not None and (  # 'Springfield sent trade…', 'the delegation met business…'
         previous.capital or (_pos(previous) == "n" and not lexicon().can_be(previous.norm, "v")))
     return bool(kind and following and following.content and _pos(following) == "n" and not after_subject
                 and lexicon().can_be(tokens[i].norm, "an"))

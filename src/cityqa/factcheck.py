@@ -492,7 +492,7 @@ def _compare_values(result: Comparison, claim: Text, evidence: Text, context: Te
         if value.kind in {"place", "name", "entity"}:  # 'a partner city in Peru' is not refuted by 'from Chile'
             rivals = [v for v in others if _same_slot(claim, value, evidence, v)]
         if value.kind == "entity" and not rivals:  # any organisation or title standing where the claim's stands:
-            rivals = [v for v in evidence.values  # 'the Anaheim [Chamber of Commerce] passed' / '[City Council]'
+            rivals = [v for v in evidence.values  # 'the Springfield [Chamber of Commerce] passed' / '[City Council]'
                       if v.kind == "entity" and not _present(v, claim) and _same_slot(claim, value, evidence, v)]
         if rivals:
             source = _closest(value, claim, rivals, evidence)
