@@ -129,8 +129,9 @@ def test_score_abstention_on_answerable_question() -> None:
 
 
 def test_aggregate_abstention_metrics() -> None:
-    def row(answerable: bool, abstained: bool) -> metrics.Scored:
-        return metrics.Scored("q", ["t"], answerable, abstained, "", 0.01, [True], 1, not abstained, 1.0, 1, 1, 1)
+    def row(answerable: bool, abstained: bool) -> metrics.QuestionResult:
+        return metrics.QuestionResult("q", ["t"], answerable, abstained, "", 0.01, [True], 1, not abstained, 1.0,
+                                      1, 1, 1)
 
     rows = [row(False, True), row(False, True), row(False, False), row(True, True), row(True, False)]
     overall = metrics.aggregate(rows)

@@ -45,8 +45,8 @@ from .assistant import Assistant
 from .baselines import SYSTEM_NAMES, Response, Span, System, build_systems, citation_span
 from .errors import EvalError
 from .metrics import (
+    QuestionResult,
     Record,
-    Scored,
     aggregate,
     answer_correct,
     by_tag,
@@ -109,9 +109,9 @@ def covered(spans: Sequence[Span], evidence: Sequence[Span | None]) -> list[bool
     return [any(span.overlaps(e) for e in found) for span in spans]
 
 
-def score(item: Record, response: Response, evidence: Sequence[Span | None]) -> Scored:
+def score(item: Record, response: Response, evidence: Sequence[Span | None]) -> QuestionResult:
     answer = response.answer
-    result = Scored(
+    result = QuestionResult(
         id=item["id"], tags=list(item.get("tags", [])), answerable=bool(item["answerable"]),
         abstained=answer.abstained, answer=answer.answer, seconds=response.seconds, confidence=answer.confidence,
     )
@@ -133,7 +133,7 @@ def score(item: Record, response: Response, evidence: Sequence[Span | None]) -> 
 # ------------------------------------------------------------ running
 
 
-def run_system(system: System, gold: Sequence[Record], sources: Sources) -> list[Scored]:
+def run_system(system: System, gold: Sequence[Record], sources: Sources) -> list[QuestionResult]:
     """Ask every gold question (follow-ups with their `history`), after one untimed warm-up."""
     system.ask("warm-up: which cities are discussed?", None)
     results = []
@@ -143,7 +143,7 @@ def run_system(system: System, gold: Sequence[Record], sources: Sources) -> list
     return results
 
 
-def system_report(results: Sequence[Scored]) -> Record:
+def system_report(results: Sequence[QuestionResult]) -> Record:
     return {
         "overall": aggregate(results), "by_tag": by_tag(results), "failures": failures(results),
         "questions": [asdict(r) for r in results],

@@ -27,7 +27,7 @@ _UNITS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
 )
-NUMBER_WORDS = dict(enumerate(_UNITS)) | {
+SPELLED_NUMBERS = dict(enumerate(_UNITS)) | {
     30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty", 90: "ninety", 100: "hundred",
 }
 _MARKER = re.compile(r"\[\d+\]")
@@ -49,9 +49,9 @@ def tokens(text: str) -> list[str]:
 def _variants(needle: str) -> list[str]:
     """The normalised needle, plus its number-word/digit alias when it is a single number."""
     norm = normalise(needle)
-    words = {word: str(num) for num, word in NUMBER_WORDS.items()}
-    if norm.isdigit() and int(norm) in NUMBER_WORDS:
-        return [norm, NUMBER_WORDS[int(norm)]]
+    words = {word: str(num) for num, word in SPELLED_NUMBERS.items()}
+    if norm.isdigit() and int(norm) in SPELLED_NUMBERS:
+        return [norm, SPELLED_NUMBERS[int(norm)]]
     return [norm, words[norm]] if norm in words else [norm]
 
 
@@ -129,7 +129,7 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 @dataclass
-class Scored:
+class QuestionResult:
     """One system's result on one gold question."""
 
     id: str
@@ -149,7 +149,7 @@ class Scored:
     top_correct: bool = False  # the top sentence (first citation, or first related passage) holds gold evidence
 
 
-def aggregate(results: Sequence[Scored]) -> dict[str, Any]:
+def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     """All metrics over `results` (see the module docstring)."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -180,12 +180,12 @@ def aggregate(results: Sequence[Scored]) -> dict[str, Any]:
     }
 
 
-def by_tag(results: Sequence[Scored]) -> dict[str, dict[str, Any]]:
+def by_tag(results: Sequence[QuestionResult]) -> dict[str, dict[str, Any]]:
     tags = sorted({tag for r in results for tag in r.tags})
     return {tag: aggregate([r for r in results if tag in r.tags]) for tag in tags}
 
 
-def failure_reasons(result: Scored) -> list[str]:
+def failure_reasons(result: QuestionResult) -> list[str]:
     """Why a question counts as failed: wrong abstention, missed short answer, evidence not retrieved/cited."""
     if not result.answerable:
         return [] if result.abstained else ["answered an unanswerable question"]
@@ -199,7 +199,7 @@ def failure_reasons(result: Scored) -> list[str]:
     return reasons
 
 
-def failures(results: Sequence[Scored]) -> list[Record]:
+def failures(results: Sequence[QuestionResult]) -> list[Record]:
     out = []
     for result in results:
         reasons = failure_reasons(result)
