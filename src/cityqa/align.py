@@ -24,7 +24,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .text import NEGATIONS, STOPWORDS, fold, stem
+from .text import NEGATIONS, STOPWORDS, fold, same_token, stem
 
 LEXICON_FILE = "lexicon.json.gz"
 # A word's senses beyond its few most frequent ones make chance synonyms ('leader' is also a 'drawing card').
@@ -170,8 +170,7 @@ def same_word(a: Token, b: Token) -> bool:
 
 @lru_cache(maxsize=262144)
 def _same_norm(a: str, b: str) -> bool:
-    short, long_ = sorted((a, b), key=len)
-    return (len(short) >= 4 and long_.startswith(short)) or lexicon().same(a, b)
+    return same_token(a, b) or lexicon().same(a, b)
 
 
 @dataclass
@@ -241,9 +240,8 @@ def align(claim: str, evidence: str, skip: Sequence[Span] = (), known: frozenset
         words = tuple(c_tokens[i] for i in run)
         fillers, found = _slot(run, c_tokens, e_tokens, result.matched)
         fillers = tuple(t for t in fillers if not _inside(t, evidence_skip))
-        weighty = [c_tokens[i] for i in run if i in nominal]
         role = "actor" if run[0] < verb_at else "object"
-        _classify(result, (words, weighty), (fillers, found), e_tokens, known, role)
+        _classify(result, (words, [c_tokens[i] for i in run if i in nominal]), (fillers, found), e_tokens, known, role)
     return result
 
 

@@ -27,19 +27,20 @@ only.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .align import Alignment, align
+from .align import Alignment, WordConflict, align
 from .answer import Extractor, Scored, citation
 from .chunking import split_sentences
 from .entities import MONTHS, NUMBER_WORDS, Gazetteer, place_spans
-from .text import STOPWORDS, content_terms, fold, words
+from .text import STOPWORDS, content_terms, fold, same_token, words
 from .types import Chunk, Citation, Mark, Mismatch, Verdict, VerdictLabel
 
 if TYPE_CHECKING:
@@ -332,23 +333,15 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(words(text))
 
 
-def _same_token(a: str, b: str) -> bool:
-    """Equal, or one a prefix of the other ('Kenya'/'Kenyan', 'interview'/'interviewed')."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short)
-
-
-def _contains(hay: Sequence[str], needle: Sequence[str]) -> bool:
+def _contains(hay: Sequence[str], needle: Sequence[str], same: Callable[[str, str], bool] = same_token) -> bool:
     n = len(needle)
     return n > 0 and any(
-        all(_same_token(hay[i + j], needle[j]) for j in range(n)) for i in range(len(hay) - n + 1)
+        all(same(hay[i + j], needle[j]) for j in range(n)) for i in range(len(hay) - n + 1)
     )
 
 
 def _term_present(term: str, terms: Iterable[str]) -> bool:
-    return any(_same_token(term, t) for t in terms)
+    return any(same_token(term, t) for t in terms)
 
 
 def _only_derived(value: Value, claim: Text, evidence: Text) -> bool:
@@ -356,9 +349,7 @@ def _only_derived(value: Value, claim: Text, evidence: Text) -> bool:
     name stands in its slot ('support of Armenian civilians' against 'support of Azerbaijani civilians')."""
     if value.kind not in {"place", "name", "entity"}:
         return False
-    needle = _words(value.surface)
-    n = len(needle)
-    if any(tuple(evidence.tokens[i : i + n]) == needle for i in range(len(evidence.tokens) - n + 1)):
+    if _contains(evidence.tokens, _words(value.surface), operator.eq):
         return False
     return any(_same_slot(claim, value, evidence, v) for v in _competitors(value, claim, evidence))
 
@@ -514,8 +505,14 @@ def _compare_words(result: Comparison, claim: Text, evidence: Text, heading: set
     result.mismatches += [Mismatch(claim=c.claim_text, source=c.evidence_text, kind=c.kind)
                           for c in result.words.conflicts]
     if title and heading:
-        under = align(claim.text, title, [(v.start, v.end) for v in claim.values])
-        result.words.unsure += [c for c in under.conflicts if c.kind == "opposite"]  # slots in a title are loose
+        result.words.unsure += _title_opposites(claim.text, title, tuple((v.start, v.end) for v in claim.values))
+
+
+@lru_cache(maxsize=4096)
+def _title_opposites(claim: str, title: str, skip: tuple[tuple[int, int], ...]) -> tuple[WordConflict, ...]:
+    """Antonyms of claim words in a section title; slots in a title are loose, so only these count. Cached: every
+    candidate of one section has the same title."""
+    return tuple(c for c in align(claim, title, skip).conflicts if c.kind == "opposite")
 
 
 def _shown(value: Value) -> str:

@@ -50,6 +50,15 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stems))
 
 
+def same_token(a: str, b: str) -> bool:
+    """Equal, or one a prefix of the other ('Kenya'/'Kenyan', 'interview'/'interviewed'), the shorter one at
+    least four letters long."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short)
+
+
 def stem(word: str) -> str:
     """The stem of one lower-cased word (stop word or not)."""
     return str(_stemmer().stemWord(word))

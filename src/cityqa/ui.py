@@ -184,12 +184,17 @@ def render_verdict_card(v: Verdict, number: int, in_note: bool = False) -> str:
     return f'<article class="cq-card {kind}">{head}{claim}{mismatches}{_evidence_html(v)}</article>'
 
 
+def _quote_marks(v: Verdict, index: int) -> Sequence[Mark]:
+    """The marks of evidence quote `index` (none for a verdict written without them)."""
+    return v.evidence_marks[index] if index < len(v.evidence_marks) else []
+
+
 def _evidence_html(v: Verdict) -> str:
     if not v.evidence:
         return '<div class="cq-evidence-head">No passage of the documents came close to this claim.</div>'
     quotes = []
     for i, c in enumerate(v.evidence):
-        marks = v.evidence_marks[i] if i < len(v.evidence_marks) else []
+        marks = _quote_marks(v, i)
         quotes.append(
             f'<blockquote class="cq-quote" data-evidence="{i}" role="button" tabindex="0" '
             f'title="Read this passage in its context">{marked_html(c.quote, marks)}</blockquote>'
@@ -460,7 +465,7 @@ class _Handlers:
         if not 0 <= index < len(v.evidence):
             return render_error("There is no such evidence in this check.")
         c = v.evidence[index]
-        marks = v.evidence_marks[index] if index < len(v.evidence_marks) else []
+        marks = _quote_marks(v, index)
         what = "closest passage looked at" if v.verdict == "not_found" else "evidence"
         caption = (f'<div class="cq-caption">Claim {check.number} ({html.escape(VERDICT_WORDS.get(v.verdict, "?"))}):'
                    f" {html.escape(what)} [{index + 1}] in its context</div>")
