@@ -5,8 +5,9 @@
 Appends a new paragraph to the first generated city report (one changed file, one new text to embed, the file's
 other chunks re-chunked from cached embeddings) and runs `cityqa.ingest.ingest`, timing its phases by wrapping
 them. `bm25_s` and `doc_freq_s` are the BM25 index and the answerer's document frequencies of the new generation;
-`bm25_tokenized` is how many chunks went through the BM25 tokenizer (the code before incremental BM25 has no
-`store.last_write`, then only the wrapped phases are reported). scale.py calls `measure` at each size.
+`bm25_tokenized` is how many chunks went through the BM25 tokenizer; these come from the `WriteStats` of
+`IngestReport.write` (older code kept them in `store.last_write`; the code before incremental BM25 has neither, then
+only the wrapped phases are reported). scale.py calls `measure` at each size.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _wrap_phases() -> None:
     cls = store_module.IndexStore
     for attr, name in (("write_nodes", "write_generation_s"), ("commit", "commit_s"), ("prune_generations", "prune_s")):
         setattr(cls, attr, _timed(getattr(cls, attr), name, _TIMES))
-    for attr in ("write_bm25", "_write_bm25"):  # after / before incremental BM25
+    for attr in ("write_bm25", "_write_bm25"):  # after / before incremental BM25 (called by store's name for it)
         if hasattr(store_module, attr):
             setattr(store_module, attr, _timed(getattr(store_module, attr), "bm25_s", _TIMES))
 
@@ -82,7 +83,7 @@ def measure(index: Path, corpus: Path, embed_cache: Path | None = None) -> dict[
     out: dict[str, Any] = {"changed_file": changed.name, "seconds": round(total, 2),
                            "chunks_written": report.chunks_written, "chunks_removed": report.chunks_removed}
     out |= {name: round(value, 3) for name, value in sorted(_TIMES.items())}
-    stats = getattr(store_module, "last_write", None)
+    stats = getattr(report, "write", None) or getattr(store_module, "last_write", None)
     if stats is not None:
         out |= {"doc_freq_s": round(stats.doc_freq_s, 3), "bm25_s": round(stats.bm25_s, 3),
                 "bm25_tokenized": stats.tokenized, "doc_freq_counted": stats.counted, "chunks": stats.chunks}

@@ -17,7 +17,9 @@ for _key, _value in {
 }.items():
     os.environ[_key] = _value
 
-from cityqa import Assistant, Settings  # noqa: E402
+from cityqa import Answer, Assistant, Settings  # noqa: E402
+
+GoldAnswers = list[tuple[dict[str, Any], Answer]]
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "corpus" / "global-engagements-california-cities.txt"
@@ -59,6 +61,12 @@ def assistant(settings: Settings) -> Assistant:
 @pytest.fixture(scope="session")
 def gold_questions() -> list[dict[str, Any]]:
     return load_jsonl(GOLD / "questions.jsonl")
+
+
+@pytest.fixture(scope="session")
+def gold_answers(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> GoldAnswers:
+    """Every gold question asked once per run (with its history), for all the tests that read the answers."""
+    return [(item, assistant.ask(item["question"], history=item.get("history"))) for item in gold_questions]
 
 
 @pytest.fixture(scope="session")

@@ -116,8 +116,8 @@ def test_idf_stops_growing_past_one_chunk_in_five_hundred() -> None:
     import numpy as np
 
     from cityqa.answer import MIN_DF_SHARE, Extractor
+    from cityqa.nodes import NodeStore
     from cityqa.settings import Settings
-    from cityqa.store import NodeStore
 
     def idf(n: int, df: dict[str, int]) -> dict[str, float]:
         nodes = NodeStore([], np.zeros((0, 2, 384), np.float16), doc_freq=Counter(df))

@@ -10,6 +10,7 @@ import pytest
 
 from cityqa import Answer, Assistant, SearchFilters
 from cityqa.answer import NOT_FOUND
+from conftest import GoldAnswers
 
 # Floors for the gold set (tests/gold/questions.jsonl: 127 answerable, 34 unanswerable questions), a little under
 # what the learned answer scorer measured on 2026-11-30 over this test corpus: evidence cited 114/127 = 0.898,
@@ -27,14 +28,6 @@ def _evidence_cited(answer: Answer, item: dict[str, Any], texts: dict[str, str])
         if any(c.source == evidence["source"] and c.start < end and start < c.end for c in answer.citations):
             return True
     return False
-
-
-GoldAnswers = list[tuple[dict[str, Any], Answer]]
-
-
-@pytest.fixture(scope="module")
-def gold_answers(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> GoldAnswers:
-    return [(item, assistant.ask(item["question"], history=item.get("history"))) for item in gold_questions]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +66,20 @@ def test_answers_are_verbatim_sentences_with_marks(gold_answers: GoldAnswers) ->
             continue
         assert 1 <= len(answer.citations) <= 3
         for citation in answer.citations:
-            assert f"{' '.join(citation.quote.split())} [{citation.n}]" in answer.answer
+            assert f"{' '.join(citation.text.split())} [{citation.n}]" in answer.answer
+            markers = [n for n in citation.endnotes if f".{n} " in citation.quote]  # between two quoted sentences
+            assert citation.text == citation.quote or markers  # only endnote markers are left out of the text
+            for n in markers:
+                assert f".{n} " not in citation.text
+
+
+def test_an_endnote_marker_between_two_quoted_sentences_stays_out_of_the_answer(assistant: Assistant) -> None:
+    answer = assistant.ask("Why don't most cities advertise their diplomatic trips?")
+    inside = [c for c in answer.citations + answer.related if ".114 " in c.quote]
+    assert inside, "the gold answer quotes two sentences with endnote 114 between them"
+    for c in inside:
+        assert ".114 " not in c.text and c.text == c.quote.replace(".114 ", ". ") and "114" in c.endnotes
+    assert ".114" not in answer.answer
 
 
 def test_answer_with_endnote_and_section(assistant: Assistant) -> None:
@@ -164,3 +170,56 @@ def test_fact_check_refuses_oversized_text_with_a_message(assistant: Assistant) 
 
     with pytest.raises(InputTooLongError, match="limit is 20,000"):
         assistant.check("Fresno has a port. " * 2000)
+
+
+# ---------------------------------------------------------------- stages passed in (issue 14)
+
+
+def _sibling(assistant: Assistant, **stages: Any) -> Assistant:
+    return Assistant(assistant.settings, assistant.index_dir, embedder=assistant.embedder, **stages)
+
+
+def test_a_retriever_passed_in_is_the_one_that_searches(assistant: Assistant) -> None:
+    from cityqa.retrieve import SingleRetriever
+
+    question = "Which city banned caste discrimination?"
+    bm25 = _sibling(assistant, retriever=SingleRetriever.factory("bm25"))
+    assert bm25.embedder is assistant.embedder  # one loaded model, shared
+    engine = bm25.engine
+    vector = bm25.embedder.encode_one(question)
+    hits = engine.retriever.retrieve(question, vector, 6)
+    own = [r.node.node_id for r in engine.retriever.inner.retrieve(question)][:6]  # type: ignore[attr-defined]
+    assert [hit.chunk.id for hit in hits] == own
+    assert [h.chunk.id for h in bm25.passages(question, 6)] == [h.chunk.id for h in
+                                                                 engine.answerer.order(question, vector, hits)]
+    fused = [h.chunk.id for h in assistant.engine.retriever.retrieve(question, vector, 6)]
+    assert fused != own  # the default fuses two rankings (and adds each one's own top passages)
+
+
+def test_an_answerer_and_checker_passed_in_answer_and_check(assistant: Assistant) -> None:
+    from cityqa.types import Verdict
+
+    seen: list[tuple[str, int]] = []
+
+    class Echo:
+        def __init__(self, nodes: Any, settings: Any, embedder: Any) -> None:
+            self.nodes = nodes
+
+        def answer(self, question: str, resolved: str, query_vector: Any, hits: list[Any]) -> Answer:
+            seen.append((resolved, len(hits)))
+            return Answer(question=question, answer=f"{len(hits)} passages", abstained=False, confidence=1.0)
+
+        def order(self, question: str, query_vector: Any, hits: list[Any]) -> list[Any]:
+            return list(reversed(hits))
+
+    def checker(target: Any, text: str) -> list[Verdict]:
+        return [Verdict(claim=text, verdict="not_found", confidence=0.0)]
+
+    echo = _sibling(assistant, answerer=Echo, checker=checker)
+    answer = echo.ask("  Which   city banned caste discrimination? ")
+    assert answer.answer == f"{seen[0][1]} passages" and seen[0] == ("Which city banned caste discrimination?",
+                                                                        seen[0][1]) and seen[0][1] >= 6
+    assert [v.verdict for v in echo.check("Fresno has a port.")] == ["not_found"]
+    question = "Which city banned caste discrimination?"
+    hits = echo.engine.retriever.retrieve(question, echo.embedder.encode_one(question), 4)
+    assert [h.chunk.id for h in echo.passages(question, 4)] == [h.chunk.id for h in reversed(hits)][:4]

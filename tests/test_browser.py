@@ -1,5 +1,7 @@
 """End to end in headless Chromium: ask, see the answer with citation chips, open one, see the quote highlighted;
-fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it.
+fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it; upload a
+PDF in the Corpus tab, watch it index, ask, click the citation under the answer and see the page with the quote
+highlighted; hostile uploads are refused with a message.
 
 Uses Debian's /usr/bin/chromium (`make test` installs it); never `playwright install`. Fails, not skips, when
 Chromium is missing, so a green run always means the browser really ran.
@@ -13,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from cityqa import Assistant
+from cityqa import Assistant, Settings
 from cityqa import evaluate as ev
 from cityqa import report as reports
-from cityqa.ui import build_app, launch_options
+from cityqa.ui import build_app, chip_label, launch_options
 from conftest import GOLD
+from pdfgen import CALLOWAY, CALLOWAY_Q, make_pdf
+from test_uploads import indexed_copy, state
 
 pytestmark = pytest.mark.browser
 
@@ -56,15 +60,26 @@ def server(assistant: Assistant, eval_report: tuple[Path, dict[str, Any]]) -> It
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), "Chromium is missing: run `apt-get install -y chromium` (or `make browser`)"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1366, "height": 900})
-        tab.set_default_timeout(20_000)
-        tab.goto(server, wait_until="load")
-        yield tab
-        browser.close()
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Browser, url: str) -> Page:
+    tab = browser.new_page(viewport={"width": 1366, "height": 900})
+    tab.set_default_timeout(20_000)
+    tab.goto(url, wait_until="load")
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    tab = open_page(browser, server)
+    yield tab
+    tab.close()
 
 
 def ask(page: Page, question: str) -> None:
@@ -78,6 +93,7 @@ def test_ask_click_citation_and_see_highlighted_quote(page: Page, assistant: Ass
     ask(page, SAN_JOSE)
     answer = page.locator("#cq-chat .message-row").last
     expect(answer).to_contain_text("Finland")
+    expect(answer.locator(".cq-inline-chip").first).to_have_text(chip_label(expected))  # under the answer too
     chip = page.locator(".cq-chip").first
     expect(chip).to_contain_text("[1]")
     expect(chip).to_contain_text(expected.source)
@@ -145,3 +161,135 @@ def test_fact_check_cards_evidence_in_context_and_note(page: Page, assistant: As
     page.screenshot(path=str(shot), full_page=True)
     assert shot.exists() and shot.stat().st_size > 30_000
     page.get_by_role("tab", name="Ask").click()
+
+
+# ------------------------------------------------------------------ uploads in the Corpus tab
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+CALLOWAY_QUOTE = "Port Calloway opened its Office of Global Partnerships in 2021."
+LIMIT = 200 * 1024
+WATCH_STATUS_JS = """() => {
+  window.cqSeen = [];
+  const box = document.querySelector('#cq-corpus-status');
+  new MutationObserver(() => window.cqSeen.push(box.innerText)).observe(box, {subtree: true, childList: true,
+    characterData: true});
+}"""  # records every text the status box shows (Gradio's progress bar and its labels included)
+
+
+@pytest.fixture(scope="module")
+def library(settings: Settings, assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """A private copy of the indexed corpus (the upload tests change it), with a 200 KiB upload limit."""
+    return indexed_copy(settings, tmp_path_factory.mktemp("browser-library"), max_upload_bytes=LIMIT)
+
+
+@pytest.fixture(scope="module")
+def library_page(browser: Browser, library: Assistant) -> Iterator[Page]:
+    app = build_app(library)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    options = {**launch_options(library.settings), "auth": None}
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **options)
+    tab = open_page(browser, f"http://127.0.0.1:{port}/")
+    yield tab
+    tab.close()
+    app.close()
+
+
+def choose_file(page: Page, path: Path | dict[str, Any]) -> None:
+    """Put a file in the Corpus tab's upload box (as dropping it would) and wait for the box to hold it."""
+    box = empty_upload_box(page)
+    box.locator("input[type=file]").set_input_files(path)  # type: ignore[arg-type]
+    expect(box.locator("table a")).to_be_visible()  # uploaded to the server's temporary folder, link shown
+
+
+def empty_upload_box(page: Page) -> Locator:
+    """The Corpus tab's upload box, emptied (a refused file stays in it)."""
+    page.get_by_role("tab", name="Corpus").click()
+    box = page.locator("#cq-upload")
+    if box.locator("table").count():
+        box.get_by_role("button", name="Clear").first.click()
+    expect(box.locator("table")).to_have_count(0)
+    return box
+
+
+def add_file(page: Page) -> str:
+    """Press "Add and index" and return the new status message (the previous one is marked old first)."""
+    page.evaluate("document.querySelectorAll('#cq-corpus-status :is(.cq-ok, .cq-warn)')"
+                  ".forEach((e) => e.classList.add('cq-old'))")
+    page.locator("#cq-add").click()
+    fresh = page.locator("#cq-corpus-status :is(.cq-ok, .cq-warn):not(.cq-old)")
+    expect(fresh).to_be_visible(timeout=120_000)
+    return fresh.inner_text()
+
+
+def test_upload_pdf_ask_click_citation_and_see_the_page(
+    library_page: Page, library: Assistant, tmp_path: Path
+) -> None:
+    page = library_page
+    pdf = tmp_path / "port-calloway-brief.pdf"
+    assert make_pdf(pdf, CALLOWAY).page_of(CALLOWAY_QUOTE) == (2, 2)
+    choose_file(page, pdf)
+    page.evaluate(WATCH_STATUS_JS)
+    status = add_file(page)
+    assert status.startswith("Added port-calloway-brief.pdf (PDF,") and "passages indexed" in status
+    seen: list[str] = page.evaluate("window.cqSeen")
+    assert any(word in text for text in seen for word in ("Checking the file", "Indexing", "embedding")), seen
+    expect(page.locator("#cq-corpus")).to_contain_text("port-calloway-brief.pdf")
+    expect(page.locator("#cq-corpus-summary")).to_contain_text("3 documents")
+    page.screenshot(path=str(DOCS / "upload.png"), full_page=True)
+    page.get_by_role("tab", name="Ask").click()
+    ask(page, CALLOWAY_Q)
+    answer = page.locator("#cq-chat .message-row").last
+    expect(answer).to_contain_text("2021")
+    chip = answer.locator(".cq-inline-chip").first
+    expect(chip).to_have_text("[1] port-calloway-brief.pdf · The Office · p. 2")
+    chip.click()
+    panel = page.locator("#cq-panel")
+    expect(panel.locator(".cq-source dl")).to_contain_text("Pagep. 2")
+    image = panel.locator(".cq-page img")
+    expect(image).to_be_visible(timeout=30_000)
+    expect(image).to_have_attribute("alt", "Page 2 of port-calloway-brief.pdf with the quoted sentence highlighted")
+    size: list[int] = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size[0] > 300 and size[1] > size[0], size  # a rendered portrait page, not a broken image
+    expect(panel.locator(".cq-passage mark")).to_have_text(CALLOWAY_QUOTE)  # and the text in its context
+    page.locator(".cq-page").scroll_into_view_if_needed()
+    page.screenshot(path=str(DOCS / "pdf-page.png"), full_page=True)
+
+
+@pytest.mark.parametrize(("upload", "reason"), [
+    ({"name": "notes.pdf", "mimeType": "application/pdf", "buffer": b"Plain text, named like a PDF.\n"},
+     "its content is plain text, which does not match its '.pdf' extension"),
+    ({"name": "notes..md", "mimeType": "text/markdown", "buffer": b"# Notes\n\nText.\n"},
+     "the file name contains '..'"),
+    ({"name": "global-engagements-california-cities.txt", "mimeType": "text/plain", "buffer": b"New.\n"},
+     "tick “Replace a document with the same name”"),
+], ids=["wrong-type", "dot-dot", "existing-name"])
+def test_hostile_uploads_are_refused_with_a_message(
+    library_page: Page, library: Assistant, upload: dict[str, Any], reason: str
+) -> None:
+    before = state(library)
+    choose_file(library_page, upload)
+    status = add_file(library_page)
+    assert status.startswith("Not added.") and reason in status and "Nothing was changed." in status
+    assert state(library) == before
+
+
+def test_too_large_upload_is_refused_in_the_browser(library_page: Page, library: Assistant) -> None:
+    before = state(library)
+    big = {"name": "big.txt", "mimeType": "text/plain", "buffer": b"word " * (LIMIT // 4)}
+    empty_upload_box(library_page).locator("input[type=file]").set_input_files(big)  # type: ignore[arg-type]
+    expect(library_page.get_by_text("exceed the maximum allowed size")).to_be_visible()
+    assert state(library) == before
+
+
+def test_a_path_in_the_name_is_reduced_to_its_base_name(library_page: Page, library: Assistant) -> None:
+    """Gradio keeps only the base name of an upload called '../outside.md', so it lands inside the corpus folder as
+    outside.md, never next to it (`cityqa.uploads` refuses such a name outright: tests/test_uploads.py)."""
+    corpus = Path(library.settings.corpus_dir)
+    sneaky = {"name": "../outside.md", "mimeType": "text/markdown", "buffer": b"# Outside\n\nHarbor text.\n"}
+    choose_file(library_page, sneaky)
+    status = add_file(library_page)
+    assert status.startswith("Added outside.md (Markdown, 24 bytes)")
+    assert not (corpus.parent / "outside.md").exists()
+    assert (corpus / "outside.md").read_bytes() == sneaky["buffer"]

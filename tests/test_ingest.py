@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import cityqa.bm25 as bm25_module
 import cityqa.ingest as ingest_module
-import cityqa.store as store_module
 from cityqa import (
     Assistant,
     CorpusError,
@@ -24,9 +24,11 @@ from cityqa import (
 )
 from cityqa.embeddings import Embedder
 from cityqa.ingest import ingest
-from cityqa.store import FORMAT_VERSION, IndexStore, NodeStore, to_text_node
+from cityqa.nodes import NodeStore
+from cityqa.store import FORMAT_VERSION, IndexStore
 from cityqa.text import document_frequencies
 from cityqa.types import Chunk, Sentence
+from cityqa.vectors import to_text_node
 from conftest import FIXTURE_CORPUS
 
 NOTES = next(FIXTURE_CORPUS.glob("*.md"))
@@ -256,7 +258,7 @@ def test_doc_freq_and_bm25_are_carried_over_exactly_and_only_new_chunks_are_toke
 ) -> None:
     settings, corpus = small
     first = ingest(settings)
-    assert store_module.last_write.tokenized == store_module.last_write.chunks == first.chunks_written
+    assert first.write is not None and first.write.tokenized == first.write.chunks == first.chunks_written
     _assert_derived_indexes_exact(settings, tmp_path)
 
     steps = [
@@ -269,7 +271,8 @@ def test_doc_freq_and_bm25_are_carried_over_exactly_and_only_new_chunks_are_toke
         old_count = len(before.load_nodes(before.require_manifest()).chunks)
         step()
         report = ingest(settings)
-        stats = store_module.last_write
+        stats = report.write
+        assert stats is not None
         assert stats.tokenized == report.chunks_written  # the carried chunks' tokens were reused
         dropped = old_count - (stats.chunks - report.chunks_written)
         assert stats.counted == report.chunks_written + dropped < stats.chunks
@@ -280,7 +283,8 @@ def test_rebuild_derives_everything_from_scratch(small: tuple[Settings, Path], t
     settings, _ = small
     ingest(settings)
     report = ingest(settings, rebuild=True)
-    stats = store_module.last_write
+    stats = report.write
+    assert stats is not None
     assert stats.tokenized == stats.counted == stats.chunks == report.chunks_written
     _assert_derived_indexes_exact(settings, tmp_path)
 
@@ -307,9 +311,9 @@ def test_a_format_2_index_is_served_and_upgraded_by_the_next_ingest_without_reem
     assert Assistant.open(settings=settings).ask(question).answer == expected
 
     embedder = CountingEmbedder()
-    report = ingest(settings, embedder=embedder)  # nothing changed, but the index is upgraded
+    report = ingest(settings, embedder=embedder)  # nothing changed, but it is upgraded
     assert report.nothing_to_do and embedder.texts == 0
-    assert store_module.last_write.tokenized == store_module.last_write.chunks  # no stored tokens to start from
+    assert report.write is not None and report.write.tokenized == report.write.chunks  # no stored tokens to reuse
     _assert_derived_indexes_exact(settings, tmp_path)
     assert Assistant.open(settings=settings).ask(question).answer == expected
     assert ingest(settings, embedder=embedder).nothing_to_do and len(list(settings.index_dir.glob("gen-*"))) == 1
@@ -357,7 +361,7 @@ def test_merge_gathers_sentence_vectors_as_chunk_by_chunk_concatenation_did() ->
 
 
 def test_bm25_score_matrix_is_bit_identical_to_bm25s_own_indexing() -> None:
-    """store computes bm25s's "lucene" score matrix with numpy; it must equal what bm25s.BM25.index builds."""
+    """bm25 computes bm25s's "lucene" score matrix with numpy; it must equal what bm25s.BM25.index builds."""
     import itertools
 
     import bm25s
@@ -367,12 +371,12 @@ def test_bm25_score_matrix_is_bit_identical_to_bm25s_own_indexing() -> None:
     lengths = rng.integers(0, 40, size=300)
     lengths[[0, 7]] = 0  # chunks with no terms left after stopwords
     ids = (rng.zipf(1.3, size=int(lengths.sum())) % 500).astype(np.int64)
-    used = np.unique(ids)  # a compact vocabulary, as store keeps it
+    used = np.unique(ids)  # a compact vocabulary, as bm25 keeps it
     ids = np.searchsorted(used, ids)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    tokens = store_module._Tokens([f"t{i}" for i in range(len(used))], ids.astype(np.int32), offsets)
+    tokens = bm25_module._Tokens([f"t{i}" for i in range(len(used))], ids.astype(np.int32), offsets)
 
-    ours = store_module._bm25_index(tokens)
+    ours = bm25_module._bm25_index(tokens)
     flat = ids.tolist()
     theirs = bm25s.BM25()
     docs = [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]

@@ -21,11 +21,11 @@ REPO = PACKAGE.parents[1]
 
 # Lower layers first. A module may import modules of its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("types", "errors", "settings", "text"),  # records and text helpers
-    ("entities", "align", "extractors", "onnx_encoder"),  # word and place knowledge, format readers, the encoder
-    ("sandbox", "corpus", "chunking", "embeddings", "scorer", "squad", "metrics"),  # reading, scoring, metrics
-    ("store",),  # storage
-    ("ingest", "retrieve"),
+    ("types", "errors", "settings", "text", "pdftext"),  # records and text helpers
+    ("entities", "align", "extractors", "pdfrender", "onnx_encoder"),  # words, places, format readers, the encoder
+    ("sandbox", "pages", "corpus", "chunking", "embeddings", "scorer", "squad", "metrics"),  # reading, scoring, metrics
+    ("nodes", "vectors", "bm25", "store"),  # storage: a generation's node files, Chroma, BM25; the manifest
+    ("ingest", "retrieve", "uploads"),
     ("answer", "followup"),
     ("factcheck",),
     ("assistant",),

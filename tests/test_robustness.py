@@ -261,6 +261,18 @@ QUESTIONS = [
 ]
 # a live HTML tag (other than the app's own <sup>/<sub>) or an unescaped Markdown link/image
 HOSTILE_RE = re.compile(r"<(?!/?(?:sup|sub)>)[a-zA-Z!/?]|(?<!\\)\]\(", re.I)
+# The only markup of our own in a chat message: the citation chips under an answer and the list of closest
+# passages (`ui.chips_html`, `ui._related_html`), exactly.
+CHIP_MARKUP = re.compile(
+    r'<div class="cq-inline-chips">|</div>|</span>|<ul class="cq-related">|</ul>|</?li>|'
+    r'<span class="cq-inline-chip(?: cq-answer-\d+ cq-cite-\d+" role="button" tabindex="0" '
+    r'title="Show this passage in context)?">'
+)
+
+
+def hostile(text: str) -> re.Match[str] | None:
+    """Markup in a chat message that is not the chips' own: a tag or a Markdown link the text let through."""
+    return HOSTILE_RE.search(CHIP_MARKUP.sub("", text))
 
 
 def _quotes_are_verbatim(assistant: Assistant, citations: list[Any]) -> None:
@@ -320,7 +332,7 @@ def test_chat_escapes_every_hostile_question(app_url: str) -> None:
         messages, _, _panel = client.predict(question, "All documents", [], 6, api_name="/ask")
         for message in messages[-2:]:
             text = message_text(message)
-            assert not HOSTILE_RE.search(text), (question, text[:300])
+            assert not hostile(text), (question, text[:300])
         client.predict(api_name="/clear")
     status, _ = client.predict("<img src=x onerror=alert(1)> Okiyama is in Japan.", api_name="/check")
     assert " checked: " in status and "<img" not in status  # the cards' escaping: tests/test_ui.py
@@ -392,7 +404,7 @@ def test_a_corpus_file_with_instructions_changes_no_other_answer(
     h = _Handlers(injected)
     messages, *_ = h.ask("What do the operating instructions say about sister cities?", "All documents", [], 6, [])
     text = message_text(messages[-1])
-    assert not HOSTILE_RE.search(text), text
+    assert not hostile(text), text
     answer = injected.ask("What do the operating instructions say?")
     shown = [c for c in answer.citations + answer.related if c.source == "zz-operating-instructions.md"]
     assert shown  # the file is searchable like any other

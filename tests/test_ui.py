@@ -3,8 +3,12 @@ server's defences (file route, login)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import http.client
+import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gradio_client import Client
+from gradio.utils import get_upload_folder
+from gradio_client import Client, handle_file
 from PIL import Image
 
 from cityqa import Answer, Assistant, Citation, Mark, Mismatch, SearchFilters, Settings, Verdict, metrics
 from cityqa import evaluate as ev
 from cityqa import report as reports
-from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown
+from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown, source_line
 from cityqa.ui import (
     _Handlers,
     build_app,
@@ -33,13 +38,17 @@ from cityqa.ui import (
     launch_options,
     marked_html,
     note_summary,
+    page_figure,
     parse_auth,
     render_answer_markdown,
     render_source_html,
     render_verdict_card,
     toggle_note,
 )
+from cityqa.uploads import REMOVED_DIR, upload_limit
 from conftest import GOLD, load_jsonl
+from pdfgen import CALLOWAY, CALLOWAY_Q, make_pdf
+from test_uploads import indexed_copy, state
 
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
 LA_DEPUTY = "Who is the Deputy Mayor of International Affairs for the City of Los Angeles?"
@@ -82,6 +91,12 @@ def ask(client: Client, question: str, kind: str = ALL, cities: list[str] | None
     messages, cleared, _panel = client.predict(question, kind, cities or [], k, api_name="/ask")
     assert cleared == ""
     return message_text(messages[-1])
+
+
+def chips_in(text: str) -> list[str]:
+    """The labels of the citation chips under an answer (HTML-unescaped)."""
+    labels = re.findall(r'<span class="cq-inline-chip[^"]*"[^>]*>([^<]*)</span>', text)
+    return [html.unescape(label) for label in labels]
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -148,6 +163,45 @@ def test_source_panel_warns_when_document_changed() -> None:
     assert "changed since it was indexed" in out and "<mark>gone</mark>" in out
 
 
+def test_chips_and_panel_name_the_page() -> None:
+    c = citation(page=12, page_end=13, section="A > Findings")
+    assert chip_label(c) == "[1] report.txt · Findings · pp. 12–13 · endnote 12"
+    interview = citation(page=3, interviewee="Dana Quill", date="2023-10-16", endnotes=[])
+    assert chip_label(interview) == "[1] Interview: Dana Quill, 2023-10-16 · p. 3"
+    out = render_source_html("Q", citation(page=12))
+    assert "<dt>Page</dt><dd>p. 12</dd>" in out and "[1] report.txt, Sister cities, p. 12, endnote 12" in out
+    assert "<dt>Page</dt>" not in render_source_html("Q", citation())  # a text document has no page row
+    assert source_line(citation(page=12)).startswith("`report.txt`; p. 12; section “Sister cities”")
+
+
+def test_page_figure_embeds_the_png_inline_and_escapes_the_name() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 60), "white").save(out, format="PNG")
+    figure = page_figure(out.getvalue(), citation(page=2, source="<b>r</b>.pdf"))
+    data = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', figure)
+    assert data and base64.b64decode(data.group(1)) == out.getvalue()
+    assert "Page 2 of &lt;b&gt;r&lt;/b&gt;.pdf" in figure and "<b>" not in figure
+    shown = render_source_html("Q", citation(page=2), page=figure)
+    assert shown.index("<dl>") < shown.index("<figure") < shown.index('class="cq-passage"')  # head, page, text
+
+
+def test_each_answer_has_its_own_clickable_chips() -> None:
+    hostile = citation(n=2, source="<img src=x onerror=alert(1)>.txt", section="<b>s</b>\n\nnext")
+    answer = Answer("q", "Quote one [1]. Quote two [2].", False, 0.8, [citation(), hostile])
+    text = render_answer_markdown(answer, 3)
+    assert chips_in(text) == ["[1] report.txt · Sister cities · endnote 12",
+                              "[2] <img src=x onerror=alert(1)>.txt · <b>s</b> next · endnote 12"]
+    assert '<span class="cq-inline-chip cq-answer-3 cq-cite-2" role="button" tabindex="0"' in text
+    assert "<img" not in text and "<b>" not in text  # labels escaped: no live markup from a document
+    chips = text[text.index('<div class="cq-inline-chips">'):]
+    assert "\n" not in chips.split("</div>")[0]  # one HTML block: Markdown leaves it whole
+    assert 'role="button"' not in render_answer_markdown(answer)  # without its number, a chip is only a label
+    messages = chat_messages([Exchange("a", datetime.now(UTC), answer=answer)] * 2)
+    assert "cq-answer-1 cq-cite-1" in messages[1]["content"] and "cq-answer-2 cq-cite-1" in messages[3]["content"]
+    related = Answer("q", "Not found in the documents.", True, 0.1, related=[citation(n=1)])
+    assert "cq-answer-4 cq-cite-1" in render_answer_markdown(related, 4)
+
+
 def test_context_span_trims_a_very_long_paragraph_at_words() -> None:
     text = "word " * 2000
     lo, hi = context_span(text, 5000, 5010, context=100)
@@ -170,7 +224,7 @@ def test_launch_options_are_hardened(settings: Settings) -> None:
     options = launch_options(settings)
     assert str(Path(settings.index_dir).resolve()) in options["blocked_paths"]
     assert any(path.endswith("/.git") for path in options["blocked_paths"])
-    assert options["max_file_size"] and options["footer_links"] == ["gradio"]
+    assert options["max_file_size"] == upload_limit(settings) and options["footer_links"] == ["gradio"]
     assert "server_name" not in options and "server_port" not in options  # GRADIO_SERVER_* decide
 
 
@@ -359,6 +413,7 @@ def test_source_panel_shows_quote_in_context(client: Client, assistant: Assistan
     panel = client.predict(1, 1, api_name="/source")
     assert f"<mark>{quote}</mark>" in panel
     assert "Trade and Commerce Agency" in panel  # the sentence before the quote: context, not just the quote
+    assert "cq-page" not in panel and "<dt>Page</dt>" not in panel  # a text document: no page, no page image
     for answer_no, cite_no in [(9, 1), (0, 1), (1, 7)]:
         assert "no such citation" in client.predict(answer_no, cite_no, api_name="/source")
 
@@ -380,8 +435,8 @@ def test_export_briefing_note(client: Client, assistant: Assistant, server: str)
 
 def test_filters_restrict_document_kind_and_city(client: Client) -> None:
     interviews = ask(client, LA_DEPUTY, INTERVIEWS)
-    sources = [line for line in interviews.splitlines() if line.startswith("- \\[")]
-    assert sources and all("Interview: " in line for line in sources)
+    sources = chips_in(interviews)
+    assert sources and all(label.startswith(f"[{n}] Interview: ") for n, label in enumerate(sources, 1))
     report = ask(client, "How many sister cities does the city have?", REPORT)
     assert "Riverbend" not in report and "Interview: " not in report
     riverbend = ask(client, "How many sister cities does the city have?", ALL, ["Riverbend"], k=3)
@@ -397,6 +452,146 @@ def test_corpus_tab_and_incremental_reindex(client: Client) -> None:
     status, _, _ = client.predict(api_name="/reindex")  # nothing changed: a no-op that must not break the chat
     assert "unchanged 2" in status
     assert "Finland" in ask(client, SAN_JOSE)
+
+
+# ------------------------------------------------------------------ uploading and removing documents
+
+
+
+@pytest.fixture(scope="module")
+def library_app(settings: Settings, assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[Client, Assistant, str]]:
+    """The app over a private copy of the indexed corpus (uploads change it), with a 200 KiB upload limit."""
+    library = indexed_copy(settings, tmp_path_factory.mktemp("library-app"), max_upload_bytes=200 * 1024)
+    app, url = launch(library)
+    yield Client(url, verbose=False), library, url
+    app.close()
+
+
+def upload(client: Client, path: Path, replace: bool = False) -> tuple[str, list[str]]:
+    """Upload through the Corpus tab's /upload endpoint: the status line and the documents then listed."""
+    status, _summary, table, _remove, _file = client.predict(handle_file(str(path)), replace, api_name="/upload")
+    return status, [row[0] for row in table["data"]]
+
+
+def test_upload_pdf_then_ask_and_see_its_page(library_app: tuple[Client, Assistant, str], tmp_path: Path) -> None:
+    client, library, _ = library_app
+    pdf = tmp_path / "port-calloway-brief.pdf"
+    layout = make_pdf(pdf, CALLOWAY)
+    status, listed = upload(client, pdf)
+    assert status.startswith('<div class="cq-ok">Added port-calloway-brief.pdf (PDF,') and "passages indexed" in status
+    assert "port-calloway-brief.pdf" in listed
+    assert (Path(library.settings.corpus_dir) / pdf.name).read_bytes() == pdf.read_bytes()
+    temporary = Path(get_upload_folder()).rglob(pdf.name)
+    assert not [p for p in temporary if p.read_bytes() == pdf.read_bytes()]  # Gradio's copy is deleted once saved
+    text = ask(client, CALLOWAY_Q)
+    assert "2021" in text and chips_in(text)[0] == "[1] port-calloway-brief.pdf · The Office · p. 2"
+    assert layout.page_of("Port Calloway opened its Office of Global Partnerships in 2021.") == (2, 2)
+    panel = client.predict(1, 1, api_name="/source")
+    assert "<dt>Page</dt><dd>p. 2</dd>" in panel and "Page 2 of port-calloway-brief.pdf" in panel
+    png = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', panel)
+    assert png is not None
+    with Image.open(io.BytesIO(base64.b64decode(png.group(1)))) as image:
+        assert image.format == "PNG" and image.width > 300 and image.height > image.width  # a portrait page
+    assert "<mark>Port Calloway opened its Office of Global Partnerships in 2021.</mark>" in panel  # text view too
+    (Path(library.settings.corpus_dir) / pdf.name).write_bytes(make_pdf_bytes(tmp_path))  # changed on disk
+    changed = client.predict(1, 1, api_name="/source")
+    assert "has changed since it was indexed; re-index from the Corpus tab" in changed and "<img" not in changed
+    client.predict(api_name="/reindex")  # bring the index back in line for the next tests
+
+
+def make_pdf_bytes(folder: Path) -> bytes:
+    other = folder / "other.pdf"
+    make_pdf(other, [("Another text entirely, about the weather in Port Calloway.", 0)])
+    return other.read_bytes()
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("notes.pdf", b"Plain text, named like a PDF.\n", "its content is plain text, which does not match its"),
+    ("notes..md", b"# Notes\n\nText.\n", "the file name contains &#x27;..&#x27;"),
+    ("global-engagements-california-cities.txt", b"A new version.\n", "tick “Replace a document with the same"),
+])
+def test_hostile_uploads_are_refused_with_a_reason(
+    library_app: tuple[Client, Assistant, str], tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    client, library, _ = library_app
+    before = state(library)
+    path = tmp_path / name
+    path.write_bytes(content)
+    status, _ = upload(client, path)
+    assert status.startswith('<div class="cq-warn"><b>Not added.</b>') and reason in status
+    assert "Nothing was changed." in status
+    assert state(library) == before
+
+
+def test_gradio_refuses_too_large_or_unlisted_types_first(
+    library_app: tuple[Client, Assistant, str], tmp_path: Path
+) -> None:
+    """The web server itself refuses a file over the upload limit (413, before storing it) and a type the upload
+    box does not offer; `cityqa.uploads` refuses both too (tests/test_uploads.py), for any other caller."""
+    client, library, url = library_app
+    before = state(library)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (50 * 1024))  # 250 KiB; the limit is 200 KiB
+    status, body = raw_upload(url, big.name, big.read_bytes())
+    assert status == 413 and "maximum allowed size of 204800 bytes" in body
+    with pytest.raises(Exception, match="exceeds the maximum file size of 204800 bytes"):  # the client checks too
+        upload(client, big)
+    tool = tmp_path / "tool.exe"
+    tool.write_bytes(b"MZ\x90\x00")
+    with pytest.raises(Exception, match="Invalid file type"):
+        upload(client, tool)
+    assert state(library) == before
+
+
+def raw_upload(base: str, name: str, data: bytes) -> tuple[int, str]:
+    """POST one file to Gradio's upload route as a browser would (multipart), without any client-side check."""
+    host, port = base.split("//")[1].rstrip("/").split(":")
+    boundary = "cityqa-test-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/gradio_api/upload", body=body,
+                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    conn.close()
+    return response.status, text
+
+
+def test_upload_takes_no_server_path(library_app: tuple[Client, Assistant, str], tmp_path: Path) -> None:
+    """A crafted call naming a file already on the server (not uploaded) is refused by Gradio; nothing is saved."""
+    _, library, url = library_app
+    secret = tmp_path / "secret-notes.md"
+    secret.write_text("# Secret\n\nThe vault code is 1234.\n", encoding="utf-8")
+    before = state(library)
+    body = json.dumps({"data": [{"path": str(secret), "meta": {"_type": "gradio.FileData"}}, False]})
+    status, text = raw_get(url, "/gradio_api/call/upload", "POST", body)
+    if status == 200:  # queued: the result (an error) comes on the event stream
+        event = json.loads(text)["event_id"]
+        status, text = raw_get(url, f"/gradio_api/call/upload/{event}")
+        assert "event: error" in text
+    assert "secret-notes.md" not in state(library)[0] and state(library) == before
+
+
+def test_remove_through_the_app(library_app: tuple[Client, Assistant, str], tmp_path: Path) -> None:
+    client, library, _ = library_app
+    notes = tmp_path / "lakemont.md"
+    notes.write_text("# Lakemont\n\nLakemont opened a trade desk in Osaka in 2019.\n", encoding="utf-8")
+    assert upload(client, notes)[0].startswith('<div class="cq-ok">Added lakemont.md')
+    status, _summary, table, _choices = client.predict("lakemont.md", api_name="/remove")
+    assert status.startswith('<div class="cq-ok">Removed lakemont.md:') and "moved to corpus/.removed/" in status
+    assert "lakemont.md" not in [row[0] for row in table["data"]]
+    corpus = Path(library.settings.corpus_dir)
+    assert not (corpus / "lakemont.md").exists()
+    assert [p.name[-len("-lakemont.md"):] for p in (corpus / REMOVED_DIR).iterdir()] == ["-lakemont.md"]
+    before = state(library)
+    for source in ["lakemont.md", "../corpus/global-engagements-california-cities.txt"]:  # the list refuses them
+        with pytest.raises(Exception, match="is not in the list of choices"):
+            client.predict(source, api_name="/remove")
+    assert client.predict(None, api_name="/remove")[0].startswith("**No document chosen.**")
+    assert client.predict(None, False, api_name="/upload")[0].startswith("**No file yet.**")
+    assert state(library) == before
 
 
 def test_fact_check_tab_follows_the_hook(client: Client, assistant: Assistant) -> None:
@@ -629,5 +824,17 @@ def test_login_required_when_auth_is_set(auth_server: str) -> None:
         Client(auth_server, verbose=False)
     with pytest.raises(ValueError):
         Client(auth_server, auth=("ana", "wrong"), verbose=False)
+    status, _ = raw_upload(auth_server, "notes.md", b"# Notes\n\nText.\n")  # uploads are behind the login too
+    assert status in {401, 403}, status
     signed_in = Client(auth_server, auth=("ana", "s3cret"), verbose=False)
     assert "Finland" in ask(signed_in, SAN_JOSE)
+
+
+def test_heading_lines_in_the_context_show_as_titles_not_markdown() -> None:
+    text = "## The Office\n\nPort Calloway opened its office in 2021. It has two staff."
+    start = text.index("Port")
+    end = text.index("2021.") + len("2021.")
+    c = citation(quote=text[start:end], start=start, end=end, chunk_start=start, chunk_end=len(text))
+    panel = render_source_html(text, c)
+    assert '<strong class="cq-heading">The Office</strong>' in panel and "## " not in panel
+    assert f"<mark>{text[start:end]}</mark>" in panel

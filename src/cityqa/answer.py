@@ -16,11 +16,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .embeddings import Embedder
+from .nodes import NodeStore
 from .scorer import (
     QuestionView,
     ScorerModel,
@@ -36,7 +37,6 @@ from .scorer import (
     values_missing,
 )
 from .settings import Settings
-from .store import NodeStore
 from .text import content_terms, document_frequencies, normalise_space, term_tuple
 from .types import Answer, Chunk, Citation, Hit, Sentence
 
@@ -76,6 +76,26 @@ class _Question:
         full = sum(w for t, w in self.weights.items() if t in present)
         half = sum(w for t, w in self.weights.items() if t in nearby and t not in present)
         return min(1.0, full / self.total + 0.5 * half / self.total)
+
+
+class Answerer(Protocol):
+    """An answering stage over one index generation: an answer from the retrieved passages, and the passages in
+    the order that answer ranks them."""
+
+    def answer(self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer: ...
+
+    def order(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Hit]: ...
+
+
+class AnswererFactory(Protocol):
+    """Opens an `Answerer` on an index generation's nodes (what `Assistant(answerer=...)` takes)."""
+
+    def __call__(self, nodes: NodeStore, settings: Settings, embedder: Embedder) -> Answerer: ...
+
+
+def extractive(nodes: NodeStore, settings: Settings, embedder: Embedder) -> Extractor:
+    """The default answerer: verbatim sentences chosen by the learned scorer (an `AnswererFactory`)."""
+    return Extractor(nodes, settings, embedder=embedder)
 
 
 class Extractor:
@@ -142,7 +162,7 @@ class Extractor:
             )
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
-        text = " ".join(f"{normalise_space(c.quote)} [{c.n}]" for c in citations)
+        text = " ".join(f"{normalise_space(c.text)} [{c.n}]" for c in citations)
         return Answer(
             question=question, answer=text, abstained=False, confidence=best, citations=citations,
             related=self._related(ranked, cited={c.chunk_id for c in citations}),
@@ -252,6 +272,10 @@ class Extractor:
             s.score = W_MEANING * max(0.0, r["cos_max"]) + W_WORDS * r["coverage"]
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
+
+    def order(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Hit]:
+        """`hits` in the order the answer to `question` ranks them (see `rerank`)."""
+        return self.rerank(hits, self.rank_sentences(question, query_vector, hits))
 
     def rerank(self, hits: list[Hit], ranked: list[Scored]) -> list[Hit]:
         """The passages in the order of their best sentence's score, which is the order the answer cites and
@@ -378,11 +402,13 @@ def citation(n: int, chunk: Chunk, sentence: Sentence, score: float) -> Citation
     start, end = quote_span(chunk, sentence)
     notes = [note for s in chunk.sentences if start <= s.start and s.end <= end for note in s.endnotes]
     quote = chunk.text[start - chunk.start : end - chunk.start]
+    page, page_end = chunk.page_span(start, end)
     return Citation(
         n=n, source=chunk.source, section=chunk.section_label, quote=quote,
         start=start, end=end, score=round(float(score), 4), chunk_id=chunk.id,
         chunk_start=chunk.start, chunk_end=chunk.end, endnotes=notes, kind=chunk.kind,
         interviewee=meta.get("interviewee"), role=meta.get("role"), city=meta.get("city"), date=meta.get("date"),
+        page=page, page_end=page_end if page_end != page else None, text=chunk.reading_text(start, end),
     )
 
 

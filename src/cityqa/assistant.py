@@ -1,25 +1,35 @@
-"""`Assistant`: the public entry point tying ingest, retrieval, answering and follow-ups together."""
+"""`Assistant`: the public entry point tying ingest, retrieval, answering, follow-ups and fact-checking together.
+
+Its stages are passed in (the way httpx takes `transport=`): `embedder`, `retriever` (a `RetrieverFactory`),
+`answerer` (an `AnswererFactory`) and `checker`, with today's parts as defaults. The evaluation's ablation and
+llama-index baselines are assistants built with other parts (`baselines.py`)."""
 
 from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .answer import Extractor
+if TYPE_CHECKING:
+    from .factcheck import Checkable
+
+from .answer import Answerer, AnswererFactory, Extractor, extractive
 from .embeddings import Embedder, go_offline
 from .entities import Gazetteer, gazetteer_for
 from .errors import InputTooLongError
 from .followup import resolve
 from .ingest import Progress, ingest
-from .retrieve import HybridRetriever
+from .nodes import NodeStore
+from .retrieve import HybridRetriever, Retriever, RetrieverFactory
 from .settings import Settings
-from .store import IndexStore, NodeStore
+from .store import IndexStore
 from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
+
+Checker = Callable[["Checkable", str], list[Verdict]]  # fact-checks text against an assistant's index
 
 
 @dataclass
@@ -28,9 +38,19 @@ class _Engine:
 
     manifest: dict[str, Any]
     nodes: NodeStore
-    retriever: HybridRetriever
-    extractor: Extractor
+    retriever: Retriever
+    answerer: Answerer
     people: frozenset[str]
+    settings: Settings
+    embedder: Embedder
+
+    @cached_property
+    def extractor(self) -> Extractor:
+        """The learned sentence scorer (the fact-checker and `make train` rank sentences with it): the answerer
+        when it is the default extractive one, else one built for this generation on first use."""
+        if isinstance(self.answerer, Extractor):
+            return self.answerer
+        return Extractor(self.nodes, self.settings, embedder=self.embedder)
 
     @cached_property
     def places(self) -> Gazetteer:
@@ -46,19 +66,27 @@ class Assistant:
     >>> assistant.ask("Which cities have an office of international affairs?")  # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings | None = None, index_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, index_dir: Path | str | None = None, *,
+        embedder: Embedder | None = None, retriever: RetrieverFactory = HybridRetriever,
+        answerer: AnswererFactory = extractive, checker: Checker | None = None,
+    ) -> None:
+        """`embedder`: share one loaded model between assistants (default: a new `Embedder` for the settings'
+        model); `retriever`, `answerer`: how each index generation is searched and answered from; `checker`:
+        the fact-checker, `factcheck.check` by default (imported on first use)."""
         go_offline()
         self.settings = settings or Settings()
         self.index_dir = Path(index_dir or self.settings.index_dir)
         self.store = IndexStore(self.index_dir, self.settings)
-        self.embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        self.embedder = embedder or Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        self._open_retriever, self._open_answerer, self._checker = retriever, answerer, checker
         self._engine: _Engine | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None) -> Assistant:
+    def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None, **stages: Any) -> Assistant:
         """An assistant over `index_dir`. The index is loaded on first use; `ingest` builds it if missing."""
-        return cls(settings, index_dir)
+        return cls(settings, index_dir, **stages)
 
     # ------------------------------------------------------------ indexing
 
@@ -93,9 +121,10 @@ class Assistant:
         manifest = self.store.require_manifest()
         nodes = self.store.load_nodes(manifest)
         people = frozenset(c.metadata["interviewee"] for c in nodes.chunks if c.metadata.get("interviewee"))
-        retriever = HybridRetriever(self.store, manifest, nodes, self.embedder)
-        extractor = Extractor(nodes, self.settings, embedder=self.embedder)
-        return _Engine(manifest, nodes, retriever, extractor, people)
+        self.embedder.use_index(self.store.dir, self.settings.embed_backend)  # the index's ONNX query encoder
+        retriever = self._open_retriever(self.store, manifest, nodes, self.embedder)
+        answerer = self._open_answerer(nodes, self.settings, self.embedder)
+        return _Engine(manifest, nodes, retriever, answerer, people, self.settings, self.embedder)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -124,7 +153,7 @@ class Assistant:
         resolved = resolve(cleaned, self._answered(history), engine.people, places)
         vector = self.embedder.encode_one(resolved)
         hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
-        answer = engine.extractor.answer(cleaned, resolved, vector, hits)
+        answer = engine.answerer.answer(cleaned, resolved, vector, hits)
         answer.question = question
         return answer
 
@@ -135,7 +164,7 @@ class Assistant:
         vector = self.embedder.encode_one(question)
         k = k or self.settings.top_k
         hits = engine.retriever.retrieve(question, vector, k, filters)
-        return engine.extractor.rerank(hits, engine.extractor.rank_sentences(question, vector, hits))[:k]
+        return engine.answerer.order(question, vector, hits)[:k]
 
     def _answered(self, history: Sequence[object] | None, depth: int = 3) -> list[object]:
         """Earlier turns given as bare question strings are answered again (cheaply), so a follow-up such as
@@ -151,11 +180,13 @@ class Assistant:
 
     def check(self, text: str) -> list[Verdict]:
         """Fact-check a statement or paragraph: one `Verdict` per atomic claim."""
-        from .factcheck import check
-
         if len(text) > self.settings.max_check_chars:
             raise InputTooLongError(len(text), self.settings.max_check_chars)
-        return check(self, text)
+        if self._checker is None:
+            from .factcheck import check
+
+            self._checker = check
+        return self._checker(self, text)
 
     def question_problem(self, question: str) -> str | None:
         """Why a question cannot be asked as it is, in words for the user; None when it is fine."""

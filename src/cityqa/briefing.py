@@ -156,17 +156,17 @@ def _exchange_lines(
 def _quote_lines(citations: Sequence[Citation], files: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines: list[str] = []
     for position, c in enumerate(citations, 1):
-        lines.append(f"{position}. [{c.n}] {c.quote}" if "\n" not in c.quote else f"{position}. [{c.n}]")
-        if "\n" in c.quote:  # keep multi-line quotes verbatim inside a fenced block
-            lines += ["   ```text", *[f"   {line}" for line in c.quote.splitlines()], "   ```"]
+        lines.append(f"{position}. [{c.n}] {c.text}" if "\n" not in c.text else f"{position}. [{c.n}]")
+        if "\n" in c.text:  # keep multi-line quotes verbatim inside a fenced block
+            lines += ["   ```text", *[f"   {line}" for line in c.text.splitlines()], "   ```"]
         lines.append(f"   - Source: {source_line(c)}")
         lines.append(f"   - Document SHA-256: `{_sha(files, c.source)}`; characters {c.start}–{c.end}")
     return lines
 
 
 def source_line(c: Citation) -> str:
-    """Where a quote comes from, in words: document, section, interviewee and date, endnotes."""
-    parts = [f"`{c.source}`", f"section “{c.section}”"]
+    """Where a quote comes from, in words: document, page, section, interviewee and date, endnotes."""
+    parts = [f"`{c.source}`", *([c.pages_label] if c.pages_label else []), f"section “{c.section}”"]
     if c.interviewee:
         who = f"interview with {c.interviewee}" + (f" ({c.role})" if c.role else "")
         parts.append(who + (f", {c.date}" if c.date else ""))

@@ -85,6 +85,7 @@ def _make_chunk(
     return Chunk(
         id=digest, source=doc.source, section=section, start=start, end=end, text=text,
         sentences=tuple(sentences), kind=kind, metadata=metadata, doc_sha256=doc.sha256,
+        page=doc.page_at(start), page_breaks=tuple(p for p in doc.pages if start < p < end),
     )
 
 

@@ -146,7 +146,7 @@ def _format(answer: object) -> str:
         lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
     if answer.abstained and answer.related:
         lines.append("  Closest passages:")
-        lines += [f"   - {c.label}: “{' '.join(c.quote.split())}”" for c in answer.related]
+        lines += [f"   - {c.label}: “{' '.join(c.text.split())}”" for c in answer.related]
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,10 @@
 """Reading source files into `Document`s: .txt, .md, .pdf, .docx and .html.
 
-Plain text and Markdown keep their exact characters so citation offsets index the file itself. The other
-formats are converted with the libraries llama-index's own file readers wrap (pypdf, docx2txt, BeautifulSoup);
-their offsets index the extracted text, which `read_document` reproduces deterministically.
+Plain text and Markdown keep their exact characters so citation offsets index the file itself. PDF, DOCX and
+HTML are converted by `cityqa.extractors` (pypdfium2, python-docx, BeautifulSoup); their offsets index the
+extracted text, which `read_document` reproduces deterministically. A PDF's document also records where each page
+starts (`Document.pages`), so citations name their page; a DOCX's leading field table or "Field: value" lines are
+its metadata, as front matter is for Markdown.
 
 Untrusted input: a file larger than `MAX_FILE_BYTES` is refused before it is read; PDF, DOCX and HTML are parsed
 in a child process under the time, memory and output limits of `cityqa.sandbox` (`PARSE_TIMEOUT_SECONDS`,
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from . import sandbox
 from .errors import CorpusError, UnreadableFileError
-from .extractors import MAX_FILE_BYTES, decode
+from .extractors import MAX_FILE_BYTES, READER_VERSIONS, Extracted, decode
 from .types import INTERVIEW_FIELDS, Document, DocumentKind
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -42,6 +44,11 @@ def iter_corpus(corpus_dir: Path) -> Iterator[Path]:
 
 def source_name(path: Path, corpus_dir: Path) -> str:
     return path.relative_to(corpus_dir).as_posix()
+
+
+def reader_version(path: Path) -> int:
+    """The version of the reader for `path`'s format (`extractors.READER_VERSIONS`; 1 for text and Markdown)."""
+    return READER_VERSIONS.get(path.suffix.lower(), 1)
 
 
 def file_sha256(path: Path) -> str:
@@ -75,13 +82,15 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
         if not text.strip():  # Unicode white space and separators (\x1c-\x1f) that bytes.strip() keeps
             raise UnreadableFileError(source, "file is empty (only white space)")
         return _text_document(source, text, sha)
-    text = _extract(suffix, path, source, data)
-    if not text.strip():
+    extracted = _extract(suffix, path, source, data)
+    if not extracted.text.strip():
         raise UnreadableFileError(source, "no text could be extracted (scanned or image-only file?)")
-    return Document(source=source, text=text, sha256=sha)
+    meta = _checked_metadata(source, extracted.metadata)
+    return Document(source=source, text=extracted.text, sha256=sha, kind=_kind(meta), metadata=meta,
+                    pages=tuple(extracted.pages))
 
 
-def _extract(suffix: str, path: Path, source: str, data: bytes) -> str:
+def _extract(suffix: str, path: Path, source: str, data: bytes) -> Extracted:
     """Run the format's extractor in the sandbox, on a private copy of the bytes just hashed (so the text always
     matches `sha256`, even if the file changes or vanishes meanwhile)."""
     import tempfile
@@ -90,7 +99,7 @@ def _extract(suffix: str, path: Path, source: str, data: bytes) -> str:
         copy = Path(tmp) / f"document{suffix}"
         copy.write_bytes(data)
         try:
-            return sandbox.extract_text(suffix, copy, source)
+            return sandbox.extract(suffix, copy, source)
         except sandbox.ParseFailure as exc:
             raise UnreadableFileError(source, exc.reason) from None
 
@@ -100,8 +109,11 @@ def _text_document(source: str, text: str, sha: str) -> Document:
     if not match:
         return Document(source=source, text=text, sha256=sha)
     meta = _parse_front_matter(source, match.group(1))
-    kind: DocumentKind = "interview" if meta.get("interviewee") else "report"
-    return Document(source=source, text=text, sha256=sha, kind=kind, metadata=meta, body_start=match.end())
+    return Document(source=source, text=text, sha256=sha, kind=_kind(meta), metadata=meta, body_start=match.end())
+
+
+def _kind(meta: dict[str, str]) -> DocumentKind:
+    return "interview" if meta.get("interviewee") else "report"
 
 
 def _parse_front_matter(source: str, block: str) -> dict[str, str]:
@@ -114,10 +126,15 @@ def _parse_front_matter(source: str, block: str) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise UnreadableFileError(source, "front matter must be 'key: value' lines")
     meta = {str(k): _scalar(v) for k, v in raw.items() if v is not None}
+    return _checked_metadata(source, meta, "front-matter field")
+
+
+def _checked_metadata(source: str, meta: dict[str, str], where: str = "leading field") -> dict[str, str]:
+    """An interview note (one naming its interviewee) must name all `INTERVIEW_FIELDS`."""
     if "interviewee" in meta:
         missing = [key for key in INTERVIEW_FIELDS if not meta.get(key)]
         if missing:
-            raise UnreadableFileError(source, f"interview notes lack front-matter field(s): {', '.join(missing)}")
+            raise UnreadableFileError(source, f"interview notes lack {where}(s): {', '.join(missing)}")
     return meta
 
 

@@ -456,24 +456,33 @@ def find_person_names(text: str, known: set[str] | None = None, gazetteer: Gazet
 
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
-_YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})(s?)\b")
-_DATE = re.compile(r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\s+(\d{1,2}),?\s+(\d{4})\b")
+# Years, decades and dates written out: the one definition the answer scorer and the fact-checker share.
+YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})(s?)\b")  # '2019', or a decade: '1990s'
+_MONTH = "(" + "|".join(m.capitalize() for m in MONTHS) + ")"
+FULL_DATE = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2}),?\s+(\d{4})\b")  # 'October 16, 2023'
+MONTH_YEAR = re.compile(r"\b" + _MONTH + r",?\s+(\d{4})\b")  # 'February 2024'
+
+
+def iso_date(match: re.Match[str]) -> str:
+    """A `FULL_DATE` match as 'YYYY-MM-DD', a `MONTH_YEAR` match as 'YYYY-MM'."""
+    month = MONTHS.index(match.group(1).lower()) + 1
+    if match.re is FULL_DATE:
+        return f"{match.group(3)}-{month:02d}-{int(match.group(2)):02d}"
+    return f"{match.group(2)}-{month:02d}"
 
 
 def find_years(text: str) -> list[str]:
-    return [m.group(1) + m.group(2) for m in _YEAR.finditer(text)]
+    return [m.group(1) + m.group(2) for m in YEAR.finditer(text)]
 
 
 def find_dates(text: str) -> list[str]:
     """Dates written out ('October 16, 2023') as ISO strings."""
-    return [
-        f"{m.group(3)}-{MONTHS.index(m.group(1).lower()) + 1:02d}-{int(m.group(2)):02d}" for m in _DATE.finditer(text)
-    ]
+    return [iso_date(m) for m in FULL_DATE.finditer(text)]
 
 
 def find_numbers(text: str) -> list[float]:
     """Numbers that are not years, digits or words ('seven', 'third', 'a dozen')."""
-    years = {m.span(1) for m in _YEAR.finditer(text)}
+    years = {m.span(1) for m in YEAR.finditer(text)}
     values: list[float] = []
     for match in _NUMBER.finditer(text):
         if match.span(1) not in years:
@@ -484,7 +493,7 @@ def find_numbers(text: str) -> list[float]:
 
 def strip_years(text: str) -> str:
     """`text` with years and written-out dates blanked, so the numbers left are counts and amounts."""
-    return _YEAR.sub(" ", _DATE.sub(" ", text))
+    return YEAR.sub(" ", FULL_DATE.sub(" ", text))
 
 
 def has_number(text: str) -> bool:

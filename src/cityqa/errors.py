@@ -112,3 +112,19 @@ class EvalError(CityqaError):
     """The evaluation cannot run as asked (missing gold file, unknown system, no fact-checker)."""
 
     exit_code = 2
+
+
+class PageImageError(CityqaError):
+    """A PDF page could not be shown (not a PDF, no such page, or the renderer refused the file)."""
+
+
+class UploadError(CityqaError):
+    """A file offered for upload, or a document offered for removal, was refused; the corpus folder and the index
+    are as they were. The message names the reason and what to do."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason

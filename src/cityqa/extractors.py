@@ -1,20 +1,46 @@
-"""The format readers: one function per file type, from a path to its text. A leaf module (it imports only
-`errors`), so the sandbox's child process can import it without the rest of cityqa.
+"""The format readers: one function per file type, from a path to an `Extracted` text. A leaf module (it imports
+only `errors` and `pdftext`), so the sandbox's child process can import it without the rest of cityqa.
 
-`corpus.read_document` runs PDF, DOCX and HTML through `sandbox.extract_text`, which calls `EXTRACTORS[suffix]`
-in a limited child process; plain text is decoded in-process with `decode`.
+`corpus.read_document` runs PDF, DOCX and HTML through `sandbox.extract`, which calls `EXTRACTORS[suffix]` in a
+limited child process; plain text is decoded in-process with `decode`.
+
+- PDF (pypdfium2, chosen over pypdf by `benchmarks/pdf_extract.py`): per-page characters with their positions,
+  rebuilt into paragraphs by `pdftext` (running headers, footers and page numbers dropped, line-end hyphens
+  joined, headings as Markdown heading lines); `Extracted.pages` says where each page starts.
+- DOCX (python-docx): paragraphs and table rows in document order; `Heading N` / `Title` styles become Markdown
+  heading lines, so headings make the section path; a leading two-column table or leading "Field: value" lines
+  become the document's metadata (interviewee, role, city, date for an interview note), like Markdown front matter.
+- HTML (BeautifulSoup): the visible text, one paragraph per block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import UnreadableFileError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused without being read (by `corpus`)
 MAX_DOCX_UNPACKED_BYTES = 10 * MAX_FILE_BYTES  # a DOCX whose parts unpack to more is a zip bomb
+# Bumped when a reader's output changes for the same bytes: `ingest` re-reads files an older reader indexed (their
+# offsets, pages and sections would not match what the reader gives now). Plain text and Markdown are version 1.
+READER_VERSIONS = {".pdf": 2, ".docx": 2, ".html": 1, ".htm": 1}
+_FIELD_LINE = re.compile(r"^([A-Za-z][A-Za-z ]{0,30}):\s+(\S.*)$")
+_HEADING_STYLE = re.compile(r"^heading (\d)$", re.I)
+_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%d %B %Y", "%Y-%m-%d", "%m/%d/%Y")
 
+
+@dataclass
+class Extracted:
+    """The text of one file and what else its format tells."""
+
+    text: str
+    pages: list[int] = field(default_factory=list)  # where each page starts in `text` (paginated formats)
+    metadata: dict[str, str] = field(default_factory=dict)  # fields read from the document itself
 
 def decode(source: str, data: bytes) -> str:
     """Strict UTF-8 text of a file's bytes (BOM dropped); a binary or mis-encoded file is unreadable."""
@@ -29,40 +55,133 @@ def decode(source: str, data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_pdf(source: str, path: Path) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def read_pdf(source: str, path: Path) -> Extracted:
+    import pypdfium2 as pdfium
+
+    from .pdftext import lines_of, page_text
 
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            raise UnreadableFileError(source, "PDF is encrypted; save an unprotected copy")
-        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-    except UnreadableFileError:
-        raise
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableFileError(source, f"PDF cannot be parsed ({exc.__class__.__name__}: {exc})") from exc
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        reason = "PDF is encrypted; save an unprotected copy" if "password" in str(exc).lower() else \
+            f"PDF cannot be parsed ({exc})"
+        raise UnreadableFileError(source, reason) from exc
+    try:
+        pages = [lines_of(list(_glyphs(pdf[n]))) for n in range(len(pdf))]
+    finally:
+        pdf.close()
+    text, starts = page_text(pages)
+    return Extracted(text, starts)
 
 
-def read_docx(source: str, path: Path) -> str:
+def _glyphs(page: Any) -> Iterator[Any]:
+    """Every character of a pdfium page with its box, baseline, font size and weight (0 size when generated)."""
+    import pypdfium2.raw as raw
+
+    from .pdftext import Glyph
+
+    textpage = page.get_textpage()
+    count = textpage.count_chars()
+    for i in range(count):
+        code = raw.FPDFText_GetUnicode(textpage, i)
+        left, bottom, right, top = textpage.get_charbox(i)
+        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
+        size = 0.0 if generated else float(raw.FPDFText_GetFontSize(textpage, i))
+        baseline = _baseline(raw, textpage, i, bottom)
+        yield Glyph(chr(code) if code else "", left, bottom, right, top, size, baseline,
+                    int(raw.FPDFText_GetFontWeight(textpage, i)))
+
+
+def _baseline(raw: Any, textpage: Any, index: int, fallback: float) -> float:
+    import ctypes
+
+    x, y = ctypes.c_double(), ctypes.c_double()
+    if raw.FPDFText_GetCharOrigin(textpage, index, ctypes.byref(x), ctypes.byref(y)):
+        return y.value
+    return fallback
+
+
+def read_docx(source: str, path: Path) -> Extracted:
     import zipfile
     import zlib
-
-    import docx2txt
 
     try:
         with zipfile.ZipFile(path) as archive:
             size = sum(info.file_size for info in archive.infolist())
         if size > MAX_DOCX_UNPACKED_BYTES:
             raise UnreadableFileError(source, f"DOCX unpacks to {size >> 20} MiB; refusing (zip bomb?)")
-        return docx2txt.process(str(path))
+        import docx
+
+        document = docx.Document(str(path))
     except UnreadableFileError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(source, f"DOCX cannot be opened ({exc.__class__.__name__}: {exc})") from exc
+    blocks = list(_docx_blocks(document))
+    metadata, blocks = _front_fields(blocks)
+    return Extracted("\n\n".join(text for text, _ in blocks), metadata=metadata)
 
 
-def read_html(source: str, path: Path) -> str:
+def _docx_blocks(document: Any) -> Iterator[tuple[str, list[str]]]:
+    """(text, cells) per paragraph or table row in document order; headings as Markdown heading lines."""
+    from docx.table import Table
+
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = [" ".join(cell.text.split()) for cell in row.cells]
+                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]  # merged cells repeat
+                if cells:
+                    yield " | ".join(cells), cells
+            continue
+        text = " ".join(item.text.split())
+        if not text:
+            continue
+        level = _heading_level(item.style.name if item.style is not None else "")
+        yield ("#" * level + " " + text if level else text), []
+
+
+def _heading_level(style: str) -> int:
+    match = _HEADING_STYLE.match(style.strip())
+    if match:
+        return max(1, int(match.group(1)))
+    return 1 if style.strip().lower() == "title" else 0
+
+
+def _front_fields(blocks: list[tuple[str, list[str]]]) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
+    """Metadata from a leading two-column table or leading "Field: value" paragraphs (at least two of either);
+    the blocks after them."""
+    fields: dict[str, str] = {}
+    used = 0
+    for text, cells in blocks:
+        pair = (cells[0].rstrip(":"), cells[1]) if len(cells) == 2 else None
+        match = None if cells else _FIELD_LINE.match(text)
+        if pair is None and match is None:
+            break
+        key, value = pair or (match.group(1), match.group(2))  # type: ignore[union-attr]
+        fields[_field_name(key)] = _field_value(value)
+        used += 1
+    if used < 2:
+        return {}, blocks
+    return fields, blocks[used:]
+
+
+def _field_name(key: str) -> str:
+    return "_".join(key.strip().lower().split())
+
+
+def _field_value(value: str) -> str:
+    """The value as written; a date in a common format becomes ISO (2024-03-05), as YAML front matter gives."""
+    value = value.strip()
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date().isoformat()
+        except ValueError:
+            continue
+    return value
+
+
+def read_html(source: str, path: Path) -> Extracted:
     from bs4 import BeautifulSoup
 
     raw = decode(source, path.read_bytes())
@@ -70,9 +189,9 @@ def read_html(source: str, path: Path) -> str:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     blocks = [b.strip() for b in soup.get_text("\n").split("\n")]
-    return "\n\n".join(b for b in blocks if b)
+    return Extracted("\n\n".join(b for b in blocks if b))
 
 
-EXTRACTORS: dict[str, Callable[[str, Path], str]] = {
+EXTRACTORS: dict[str, Callable[[str, Path], Extracted]] = {
     ".pdf": read_pdf, ".docx": read_docx, ".html": read_html, ".htm": read_html,
 }

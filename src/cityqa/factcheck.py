@@ -39,23 +39,28 @@ import numpy as np
 from .align import Alignment, WordConflict, align
 from .answer import Extractor, Scored, citation
 from .chunking import split_sentences
-from .entities import MONTHS, NUMBER_WORDS, Gazetteer, place_spans
+from .entities import FULL_DATE, MONTH_YEAR, MONTHS, NUMBER_WORDS, YEAR, Gazetteer, iso_date, place_spans
 from .text import STOPWORDS, content_terms, fold, same_token, words
 from .types import Chunk, Citation, Mark, Mismatch, Verdict, VerdictLabel
 
 if TYPE_CHECKING:
     from .embeddings import Embedder
-    from .retrieve import HybridRetriever
-    from .store import NodeStore
+    from .nodes import NodeStore
+    from .retrieve import Retriever
 
 
 class Evidence(Protocol):
     """What the checker reads evidence from: one index generation's retriever, answer extractor, node store
     and places (an `Assistant`'s engine)."""
 
-    retriever: HybridRetriever
-    extractor: Extractor
-    nodes: NodeStore
+    @property
+    def retriever(self) -> Retriever: ...
+
+    @property
+    def extractor(self) -> Extractor: ...
+
+    @property
+    def nodes(self) -> NodeStore: ...
 
     @property
     def places(self) -> Gazetteer: ...
@@ -146,14 +151,10 @@ class Value:
 
 
 _NUM = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + "|".join(NUMBER_WORDS) + r")"
-_MONTH = "(" + "|".join(m.capitalize() for m in MONTHS) + ")"
-_FULL_DATE = re.compile(_MONTH + r"\s+(\d{1,2}),?\s+(\d{4})\b")
-_MONTH_YEAR = re.compile(_MONTH + r",?\s+(\d{4})\b")
 _COUNT = re.compile(r"\b" + _NUM + r"\s+(?:out\s+)?of\s+(?:the\s+)?" + _NUM + r"\b", re.I)
 _ALL_COUNT = re.compile(r"\b(all|none of)\s+(?:the\s+)?" + _NUM + r"\b", re.I)
 _ORDINALS = {w: v for w, v in NUMBER_WORDS.items() if w.endswith(("st", "nd", "rd", "th"))}
 _RANK = re.compile(r"\b(?:(" + "|".join(_ORDINALS) + r")[-\s]|the\s+|’s\s+|'s\s+)(\w{2,}est)\b", re.I)
-_YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})(s?)\b")
 _NUMBER = re.compile(r"(?<![\w.,])" + _NUM + r"(?![\w])", re.I)
 _TOKEN = re.compile(r"[^\W_][\w’'.&-]*")
 _CONNECTORS = {"of", "de", "van", "von", "for"}
@@ -192,24 +193,21 @@ def extract_values(text: str, gazetteer: Gazetteer | None = None) -> list[Value]
             values.append(value)
             taken.append((value.start, value.end))
 
-    for m in _FULL_DATE.finditer(text):
-        key = f"{m.group(3)}-{MONTHS.index(m.group(1).lower()) + 1:02d}-{int(m.group(2)):02d}"
-        add(Value("date", key, m.group(0), m.start(), m.end()))
-    for m in _MONTH_YEAR.finditer(text):
-        add(Value("date", f"{m.group(2)}-{MONTHS.index(m.group(1).lower()) + 1:02d}", m.group(0), m.start(), m.end()))
+    for m in (*FULL_DATE.finditer(text), *MONTH_YEAR.finditer(text)):
+        add(Value("date", iso_date(m), m.group(0), m.start(), m.end()))
     for m in _COUNT.finditer(text):
         part, whole = number_value(m.group(1)), number_value(m.group(2))
-        if part is not None and whole is not None and not _YEAR.fullmatch(m.group(2)):
+        if part is not None and whole is not None and not YEAR.fullmatch(m.group(2)):
             add(Value("count", (part, whole), m.group(0), m.start(), m.end()))
     for m in _ALL_COUNT.finditer(text):
         whole = number_value(m.group(2))
-        if whole is not None and not _YEAR.fullmatch(m.group(2)):
+        if whole is not None and not YEAR.fullmatch(m.group(2)):
             part = whole if m.group(1).lower() == "all" else 0.0
             add(Value("count", (part, whole), m.group(0), m.start(), m.end()))
     for m in _RANK.finditer(text):
         rank = float(_ORDINALS[m.group(1).lower()]) if m.group(1) else 1.0
         add(Value("rank", (m.group(2).lower(), rank), m.group(0).removeprefix("the ").strip(), m.start(), m.end()))
-    for m in _YEAR.finditer(text):
+    for m in YEAR.finditer(text):
         add(Value("year", m.group(0), m.group(0), m.start(), m.end()))
     for m in _NUMBER.finditer(text):
         number = number_value(m.group(1))

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 
 from .chunking import chunk_document
-from .corpus import file_sha256, iter_corpus, read_document, source_name
+from .corpus import file_sha256, iter_corpus, read_document, reader_version, source_name
 from .embeddings import Embedder
 from .errors import CorpusError, IndexCorruptError, UnreadableFileError
+from .nodes import Carry, NodeStore
 from .settings import Settings
-from .store import FORMAT_VERSION, Carry, IndexStore, NodeStore, to_text_node
+from .store import FORMAT_VERSION, IndexStore
 from .types import Chunk, IngestReport, SkippedFile
+from .vectors import to_text_node
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -66,7 +68,7 @@ def ingest(
         nodes, rows = _merge(old, plan, new_chunks, sentence_vectors)
         number, gen_dir = store.new_generation(manifest)
         previous_dir = store.dir / manifest["generation_dir"] if manifest and old.chunks else None
-        store.write_nodes(gen_dir, nodes, Carry(old, rows, previous_dir))
+        report.write = store.write_nodes(gen_dir, nodes, Carry(old, rows, previous_dir))
         files = {src: entry for src, entry in plan.keep.items()} | plan.entries
         store.commit(_manifest(settings, number, gen_dir.name, files, manifest))
         stale = set(old.by_id) - set(nodes.by_id)
@@ -143,7 +145,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
         except OSError as exc:  # vanished or unreadable since listing
             _skip(report, plan, source, previous, f"cannot be read ({exc.strerror or exc})")
             continue
-        if previous and previous["sha256"] == sha:
+        if previous and previous["sha256"] == sha and previous.get("reader", 1) == reader_version(path):
             plan.keep[source] = previous
             report.unchanged.append(source)
             continue
@@ -163,7 +165,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
             continue
         plan.fresh[source] = chunks
         plan.entries[source] = {
-            "sha256": doc.sha256, "kind": doc.kind, "bytes": size,
+            "sha256": doc.sha256, "kind": doc.kind, "bytes": size, "reader": reader_version(path),
             "chunks": [c.id for c in chunks], "indexed_at": _now(),
         }
         (report.changed if previous else report.added).append(source)
@@ -232,7 +234,7 @@ def _merge(
     old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np.ndarray
 ) -> tuple[NodeStore, list[int]]:
     """The new generation's nodes (kept and new chunks in (source, start) order), and for each chunk its row in
-    `old`, or -1 for a new one (what `store.Carry` takes over)."""
+    `old`, or -1 for a new one (what `nodes.Carry` takes over)."""
     kept = [i for i, c in enumerate(old.chunks) if c.source in plan.keep]
     chunks = [old.chunks[i] for i in kept] + new_chunks
     origin = kept + list(range(len(old.chunks), len(old.chunks) + len(new_chunks)))  # rows of old + new

@@ -1,8 +1,8 @@
 """Parse one untrusted PDF, DOCX or HTML file in a child process, under a time, memory and output limit.
 
 Parsers of rich formats can loop forever, recurse until the stack overflows, or allocate without bound on a
-malformed or hostile file (truncated PDFs, zip bombs, pathologically nested HTML). `extract_text` runs the
-extractor of `cityqa.corpus` in a fresh interpreter (`python <this file> SUFFIX PATH SOURCE`; also runnable as
+malformed or hostile file (truncated PDFs, zip bombs, pathologically nested HTML). `extract` runs the
+extractor of `cityqa.extractors` in a fresh interpreter (`python <this file> SUFFIX PATH SOURCE`; also runnable as
 `python -m cityqa.sandbox`), so whatever the parser does, the ingest process only ever sees a text or a reason:
 
 - `PARSE_TIMEOUT_SECONDS`: wall-clock limit; the child is killed after it.
@@ -17,12 +17,17 @@ them in-process.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .extractors import Extracted
 
 PARSE_TIMEOUT_SECONDS = 30.0
 PARSE_CPU_SECONDS = 60
@@ -40,39 +45,54 @@ class ParseFailure(Exception):
         self.reason = reason
 
 
-def extract_text(suffix: str, path: Path, source: str, timeout: float | None = None) -> str:
-    """Text of `path` as `extractors.EXTRACTORS[suffix]` extracts it, computed in a limited child process.
+def extract(suffix: str, path: Path, source: str, timeout: float | None = None) -> Extracted:
+    """`path` as `extractors.EXTRACTORS[suffix]` extracts it, computed in a limited child process.
 
     Raises `ParseFailure` with a reason when the parser refuses the file, fails, crashes, runs out of memory or
     time, or extracts too much text."""
-    limit = PARSE_TIMEOUT_SECONDS if timeout is None else timeout
     kind = FORMAT_NAMES.get(suffix, suffix)
-    command = [sys.executable, "-I", str(_PACKAGE_DIR / "sandbox.py"), suffix, str(path), source]
+    result = _run([suffix, str(path), source], b"", f"{kind} parser", timeout)
+    from .extractors import Extracted
+
+    return Extracted(str(result["text"]), [int(n) for n in result.get("pages", ())],
+                     {str(k): str(v) for k, v in result.get("metadata", {}).items()})
+
+
+def render_page(path: Path, page: int, quote: str, part: str = "whole", scale: float = 1.5,
+                timeout: float | None = None) -> tuple[bytes, int]:
+    """PNG of a PDF page with `quote` highlighted (`pdfrender.render`) and the number of highlighted characters,
+    rendered in a limited child process. Raises `ParseFailure` with a reason when it cannot."""
+    args = ["--render", str(path), str(page), part, f"{scale:g}"]
+    result = _run(args, quote.encode("utf-8"), "PDF renderer", timeout)
+    return base64.b64decode(result["png"]), int(result["marked"])
+
+
+def _run(args: list[str], stdin: bytes, what: str, timeout: float | None) -> dict[str, Any]:
+    """Run the child on `args` (with `stdin`) under the limits; its JSON result, or `ParseFailure`."""
+    limit = PARSE_TIMEOUT_SECONDS if timeout is None else timeout
+    command = [sys.executable, "-I", str(_PACKAGE_DIR / "sandbox.py"), *args]
     env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
            "CITYQA_PARSE_MEMORY_BYTES": str(PARSE_MEMORY_BYTES), "CITYQA_PARSE_CPU_SECONDS": str(PARSE_CPU_SECONDS),
            "CITYQA_MAX_EXTRACTED_CHARS": str(MAX_EXTRACTED_CHARS)}
     try:
-        proc = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit, env=env, check=False,
-        )
+        proc = subprocess.run(command, input=stdin, capture_output=True, timeout=limit, env=env, check=False)
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
-        reason = f"{kind} parser took longer than {limit:g} s; skipped (malformed or hostile file?)"
-        raise ParseFailure(reason) from None
+        raise ParseFailure(f"{what} took longer than {limit:g} s; skipped (malformed or hostile file?)") from None
     if proc.returncode != 0:
         if proc.returncode < 0:
             name = _signal_name(-proc.returncode)
             if -proc.returncode == signal.SIGXCPU:
-                raise ParseFailure(f"{kind} parser used more than {PARSE_CPU_SECONDS} s of CPU; skipped")
-            raise ParseFailure(f"{kind} parser crashed ({name}); skipped")
+                raise ParseFailure(f"{what} used more than {PARSE_CPU_SECONDS} s of CPU; skipped")
+            raise ParseFailure(f"{what} crashed ({name}); skipped")
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise ParseFailure(f"{kind} parser failed ({tail[0][:200]})")
+        raise ParseFailure(f"{what} failed ({tail[0][:200]})")
     try:
         result = json.loads(proc.stdout.decode("utf-8"))
     except ValueError:
-        raise ParseFailure(f"{kind} parser returned no readable result") from None
+        raise ParseFailure(f"{what} returned no readable result") from None
     if "error" in result:
         raise ParseFailure(str(result["error"]))
-    return str(result["text"])
+    return dict(result)
 
 
 def _signal_name(number: int) -> str:
@@ -85,7 +105,7 @@ def _signal_name(number: int) -> str:
 # ------------------------------------------------------------------ the child
 
 
-def _child(suffix: str, path: str, source: str) -> dict[str, str]:
+def _child(suffix: str, path: str, source: str) -> dict[str, Any]:
     _limit_resources()
     from cityqa.errors import UnreadableFileError  # `import cityqa` is lazy: these two modules are all it loads
     from cityqa.extractors import EXTRACTORS
@@ -93,7 +113,7 @@ def _child(suffix: str, path: str, source: str) -> dict[str, str]:
     kind = FORMAT_NAMES.get(suffix, suffix)
     max_chars = int(os.environ.get("CITYQA_MAX_EXTRACTED_CHARS", MAX_EXTRACTED_CHARS))
     try:
-        text = EXTRACTORS[suffix](source, Path(path))
+        extracted = EXTRACTORS[suffix](source, Path(path))
     except UnreadableFileError as exc:
         return {"error": exc.reason}
     except RecursionError:
@@ -103,9 +123,10 @@ def _child(suffix: str, path: str, source: str) -> dict[str, str]:
         return {"error": f"{kind} needs more than {limit} MiB of memory to parse; skipped"}
     except Exception as exc:  # any parser bug on a malformed file is a reason, not a crash
         return {"error": f"{kind} cannot be parsed ({exc.__class__.__name__}: {str(exc)[:200]})"}
-    if len(text) > max_chars:
-        return {"error": f"{kind} holds {len(text):,} characters of text; the limit is {max_chars:,}"}
-    return {"text": text}
+    size = len(extracted.text)
+    if size > max_chars:
+        return {"error": f"{kind} holds {size:,} characters of text; the limit is {max_chars:,}"}
+    return {"text": extracted.text, "pages": extracted.pages, "metadata": extracted.metadata}
 
 
 def _limit_resources() -> None:
@@ -120,12 +141,29 @@ def _limit_resources() -> None:
         resource.setrlimit(which, (value, hard))
 
 
+def _render_child(path: str, page: str, part: str, scale: str) -> dict[str, Any]:
+    _limit_resources()
+    from cityqa.pdfrender import render
+
+    quote = sys.stdin.buffer.read().decode("utf-8")
+    try:
+        png, marked = render(path, int(page), quote, part, float(scale))  # type: ignore[arg-type]
+    except MemoryError:
+        return {"error": "the PDF page needs too much memory to render"}
+    except Exception as exc:  # a malformed page is a reason, not a crash
+        return {"error": f"the PDF page cannot be rendered ({exc.__class__.__name__}: {str(exc)[:200]})"}
+    return {"png": base64.b64encode(png).decode("ascii"), "marked": marked}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        print("usage: python -m cityqa.sandbox SUFFIX PATH SOURCE", file=sys.stderr)
+    if len(args) == 5 and args[0] == "--render":
+        result = _render_child(*args[1:])
+    elif len(args) == 3:
+        result = _child(*args)
+    else:
+        print("usage: python -m cityqa.sandbox SUFFIX PATH SOURCE | --render PATH PAGE PART SCALE", file=sys.stderr)
         return 2
-    result = _child(*args)
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
     sys.stdout.flush()
     return 0

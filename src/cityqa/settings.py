@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, description="Chat UI logins as 'user:password' pairs separated by commas; unset means no login."
     )
+    max_upload_bytes: int = Field(
+        20 * 2**20, ge=1, le=50 * 2**20,  # 50 MiB: extractors.MAX_FILE_BYTES, the largest file ingest reads at all
+        description=(
+            "Largest file, in bytes, the Corpus tab accepts for upload (default 20 MiB; at most 50 MiB, the largest "
+            "file ingest reads). The web server refuses a larger upload before it is stored."
+        ),
+    )
     eval_dir: Path = Field(
         Path("eval-out"), description="Folder `cityqa eval` writes its reports to and the UI's Evaluation tab reads."
     )

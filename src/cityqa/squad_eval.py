@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .assistant import Assistant
-from .baselines import CityqaSystem, LlamaIndexBaseline, TopSentenceSystem
+from .baselines import CityqaSystem, llama_index_baseline, top_sentence_baseline
 from .errors import EvalError, IndexMismatchError
 from .metrics import calibration, contains, mean, percentile
 from .settings import Settings
@@ -96,9 +96,9 @@ def _systems(names: Sequence[str], assistant: Assistant, corpus: Path) -> list[A
         if name == "cityqa":
             systems.append(CityqaSystem(assistant, passages=False))
         elif name == "llama-index":
-            systems.append(LlamaIndexBaseline(corpus, assistant.embedder))
+            systems.append(llama_index_baseline(assistant, corpus))
         elif name in ("bm25-sentence", "dense-sentence"):
-            systems.append(TopSentenceSystem(assistant, name.split("-")[0]))
+            systems.append(top_sentence_baseline(assistant, "bm25" if name == "bm25-sentence" else "dense"))
         else:
 
             raise EvalError(f"Unknown system {name!r}; choose from {', '.join(SQUAD_SYSTEMS)}.")

@@ -6,6 +6,7 @@ text, so `source_text[citation.start:citation.end] == citation.quote` holds for 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
@@ -23,6 +24,13 @@ class Document:
     kind: DocumentKind = "report"
     metadata: dict[str, str] = field(default_factory=dict)  # interview fields for interview notes
     body_start: int = 0  # where the text after any front matter begins
+    pages: tuple[int, ...] = ()  # paginated formats (PDF): offset in `text` where each page starts, page 1 first
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset`, or None for a document without pages."""
+        if not self.pages:
+            return None
+        return max(1, bisect_right(self.pages, offset))
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,26 @@ class Chunk:
     kind: DocumentKind = "report"
     metadata: dict[str, str] = field(default_factory=dict)
     doc_sha256: str = ""
+    page: int | None = None  # 1-based page of `start` in a paginated document (PDF), else None
+    page_breaks: tuple[int, ...] = ()  # offsets in (start, end) where a new page begins
+
+    def page_span(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """(first page, last page) of the span `start:end` inside this chunk; (None, None) without pages."""
+        if self.page is None:
+            return None, None
+        first = self.page + bisect_right(self.page_breaks, start)
+        return first, self.page + bisect_right(self.page_breaks, max(start, end - 1))
+
+    def reading_text(self, start: int, end: int) -> str:
+        """`text` from `start` to `end` (document offsets) as it reads: the endnote markers of the sentences inside
+        the span are left out ("…to prioritize.114 Given this…" reads "…to prioritize. Given this…")."""
+        parts, pos = [], start
+        for sentence in self.sentences:
+            if sentence.endnotes and start <= sentence.end < end:
+                parts.append(self.text[pos - self.start : sentence.end - self.start])
+                pos = sentence.end + len(sentence.endnotes[-1])
+        parts.append(self.text[pos - self.start : end - self.start])
+        return "".join(parts)
 
     @property
     def endnotes(self) -> tuple[str, ...]:
@@ -88,7 +116,8 @@ class Chunk:
         sentences = tuple(
             Sentence(s["start"], s["end"], tuple(s.get("endnotes", ()))) for s in data["sentences"]
         )
-        return cls(**{**data, "section": tuple(data["section"]), "sentences": sentences})
+        breaks = tuple(data.get("page_breaks", ()))
+        return cls(**{**data, "section": tuple(data["section"]), "sentences": sentences, "page_breaks": breaks})
 
 
 @dataclass
@@ -121,14 +150,31 @@ class Citation:
     role: str | None = None
     city: str | None = None
     date: str | None = None
+    page: int | None = None  # 1-based PDF page the quote starts on (None for unpaginated formats)
+    page_end: int | None = None  # the page it ends on, when the quote crosses a page break
+    text: str = ""  # the quote as it reads: endnote markers between its sentences left out (`quote` if none)
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            self.text = self.quote
+
+    @property
+    def pages_label(self) -> str:
+        """'p. 12', 'pp. 12–13', or '' for a document without pages."""
+        if self.page is None:
+            return ""
+        if self.page_end and self.page_end != self.page:
+            return f"pp. {self.page}–{self.page_end}"
+        return f"p. {self.page}"
 
     @property
     def label(self) -> str:
-        """Human-readable origin, e.g. 'Interview with Dana Quill, 2024-03-05'."""
+        """Human-readable origin, e.g. 'Interview with Dana Quill, 2024-03-05' or 'report.pdf, Findings, p. 12'."""
+        pages = f", {self.pages_label}" if self.page is not None else ""
         if self.interviewee:
-            return f"Interview with {self.interviewee}" + (f", {self.date}" if self.date else "")
+            return f"Interview with {self.interviewee}" + (f", {self.date}" if self.date else "") + pages
         note = f", endnote {', '.join(self.endnotes)}" if self.endnotes else ""
-        return f"{self.source}, {self.section}{note}"
+        return f"{self.source}, {self.section}{pages}{note}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -216,6 +262,19 @@ class SkippedFile:
 
 
 @dataclass
+class WriteStats:
+    """What writing one index generation cost: `IndexStore.write_nodes` returns it, `ingest` reports it
+    (`IngestReport.write`) for tests and benchmarks."""
+
+    chunks: int = 0
+    counted: int = 0  # chunks whose content terms were counted for the document frequencies (the rest carried)
+    tokenized: int = 0  # chunks run through the BM25 tokenizer (the others' tokens were carried over)
+    doc_freq_s: float = 0.0
+    bm25_s: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
 class IngestReport:
     """What one `ingest` run did."""
 
@@ -228,6 +287,7 @@ class IngestReport:
     chunks_removed: int = 0
     seconds: float = 0.0
     fingerprint: str = ""
+    write: WriteStats | None = None  # what writing the new generation cost; None when nothing was written
 
     @property
     def nothing_to_do(self) -> bool:

@@ -1,6 +1,6 @@
-"""Gradio chat UI: ask, read each quote in its context, filter, export a briefing note, fact-check claims (one card
-per claim, its evidence openable in context, a note of the checked claims), re-index, and read the latest
-`cityqa eval` report.
+"""Gradio chat UI: ask, read each quote in its context (a PDF quote on its page too), filter, export a briefing note,
+fact-check claims (one card per claim, its evidence openable in context, a note of the checked claims), add, remove
+and re-index documents (checked and saved by `cityqa.uploads`), and read the latest `cityqa eval` report.
 
 `build_app(assistant)` builds the `gr.Blocks`; `serve(settings)` launches it hardened (localhost, optional
 login, blocked paths, bounded queue). The rendering helpers at the top are pure and unit-tested: every piece of
@@ -10,6 +10,7 @@ nothing typed or indexed can become live HTML.
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 import os
@@ -17,6 +18,7 @@ import re
 import shlex
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -39,12 +41,22 @@ from .briefing import (
     evidence_heading,
     mismatch_text,
 )
-from .corpus import read_document
+from .corpus import file_sha256, read_document
 from .entities import Gazetteer, gazetteer_for
-from .errors import CityqaError, ConfigError
+from .errors import CityqaError, ConfigError, UploadError
+from .pages import page_image
 from .settings import Settings
 from .text import fold
 from .types import Answer, Chunk, Citation, DocumentKind, Mark, SearchFilters, Verdict
+from .uploads import (
+    FORMATS,
+    add_and_index,
+    removal_message,
+    remove_and_index,
+    size_text,
+    upload_limit,
+    upload_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,7 @@ KIND_CHOICES: dict[str, tuple[DocumentKind, ...]] = {
     "All documents": (), "Report only": ("report",), "Interviews only": ("interview",)
 }
 CONTEXT_CHARS = 600
+PAGE_CACHE = 16  # page images kept per app (a few hundred KB each)
 PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
 CHECK_PANEL_HINT = '<div class="cq-hint">Click an evidence quote on a card to read it in its context.</div>'
 BADGE_CLASSES = {"supported": "cq-supported", "contradicted": "cq-contradicted", "not_found": "cq-not-found"}
@@ -76,19 +89,21 @@ def escape_md(text: str) -> str:
 
 
 def chip_label(c: Citation) -> str:
-    """Short button text: mark, origin (interviewee and date, or document and section), endnotes."""
+    """Short button text: mark, origin (interviewee and date, or document and section), page, endnotes."""
     if c.interviewee:
         origin = f"Interview: {c.interviewee}" + (f", {c.date}" if c.date else "")
     else:
         section = c.section.split(" > ")[-1]
         origin = f"{c.source} · {section[:60] + '…' if len(section) > 60 else section}"
+    page = f" · {c.pages_label}" if c.pages_label else ""
     notes = f" · endnote {', '.join(c.endnotes)}" if c.endnotes else ""
-    return f"[{c.n}] {origin}{notes}"
+    return " ".join(f"[{c.n}] {origin}{page}{notes}".split())
 
 
-def render_answer_markdown(answer: Answer) -> str:
-    """Chat Markdown for one answer: quoted sentences with citation marks, then its sources (or, when the
-    documents do not answer, a visible 'Not found' with the closest passages)."""
+def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
+    """Chat Markdown for one answer: quoted sentences with citation marks, then its sources as chips (or, when the
+    documents do not answer, a visible 'Not found' with the closest passages). `number`: the answer's place in the
+    conversation (1-based), which makes its chips open the source panel (see `CHIP_JS`)."""
     lines: list[str] = []
     if answer.resolved_question:
         lines += [f"_Understood as: {escape_md(answer.resolved_question)}_", ""]
@@ -98,13 +113,33 @@ def render_answer_markdown(answer: Answer) -> str:
         lines += [f"**{escape_md(answer.answer)}**", ""]
         if answer.related:
             lines += ["**Closest passages** (they do not answer the question):", ""]
-            lines += [f"- {escape_md(chip_label(c))}: “{escape_md(_short(c.quote))}”" for c in answer.related]
+            lines += [_related_html(answer.related, number)]
         return "\n".join(lines)
-    lines += [_with_marks(answer.answer), "", "**Sources**", ""]
-    lines += [f"- {escape_md(chip_label(c))}" for c in answer.citations]
+    lines += [_with_marks(answer.answer), "", "**Sources**", "", chips_html(answer.citations, number)]
     sure = f"confidence {answer.confidence:.0%} that the quote answers the question"
-    lines += ["", f"<sub>{sure} · click a source on the right to see it in context</sub>"]
+    lines += ["", f"<sub>{sure} · click a source to see it in context</sub>"]
     return "\n".join(lines)
+
+
+def chip_html(c: Citation, number: int | None) -> str:
+    """One citation chip inside a chat message: escaped label; with `number`, clickable. The chat's sanitiser drops
+    data attributes, so the answer and citation numbers travel in class names (`cq-answer-2 cq-cite-1`)."""
+    label = html.escape(chip_label(c))
+    if number is None:
+        return f'<span class="cq-inline-chip">{label}</span>'
+    return (f'<span class="cq-inline-chip cq-answer-{int(number)} cq-cite-{int(c.n)}" role="button" tabindex="0" '
+            f'title="Show this passage in context">{label}</span>')
+
+
+def chips_html(citations: Sequence[Citation], number: int | None) -> str:
+    """An answer's chips as one HTML block (no blank line inside, so Markdown leaves it whole)."""
+    return f'<div class="cq-inline-chips">{"".join(chip_html(c, number) for c in citations)}</div>'
+
+
+def _related_html(related: Sequence[Citation], number: int | None) -> str:
+    """The closest passages of an abstention: each chip followed by the start of its quote."""
+    items = "".join(f'<li>{chip_html(c, number)} “{html.escape(_short(c.text))}”</li>' for c in related)
+    return f'<ul class="cq-related">{items}</ul>'
 
 
 def _with_marks(text: str) -> str:
@@ -137,10 +172,13 @@ def context_span(text: str, start: int, end: int, context: int = CONTEXT_CHARS) 
     return lo, hi
 
 
-def render_source_html(text: str, c: Citation, context: int = CONTEXT_CHARS, marks: Sequence[Mark] = ()) -> str:
+def render_source_html(
+    text: str, c: Citation, context: int = CONTEXT_CHARS, marks: Sequence[Mark] = (), page: str = ""
+) -> str:
     """The cited passage highlighted (<mark>) inside its surrounding text; everything escaped. `marks` (spans of
-    the quote, from a fact-check) are shown inside the highlight as on the verdict's card."""
-    head, quote = _source_head(c), marked_html(c.quote, marks)
+    the quote, from a fact-check) are shown inside the highlight as on the verdict's card. `page`: HTML of the page
+    image (`page_figure`), shown between the heading and the text."""
+    head, quote = _source_head(c) + page, marked_html(c.quote, marks)
     if text[c.start : c.end] != c.quote:
         return (
             f'{head}<div class="cq-warn">This document has changed since it was indexed, so the quote can no '
@@ -148,9 +186,18 @@ def render_source_html(text: str, c: Citation, context: int = CONTEXT_CHARS, mar
             f'<div class="cq-passage"><mark>{quote}</mark></div>'
         )
     lo, hi = context_span(text, c.start, c.end, context)
-    before = ("… " if lo > 0 else "") + html.escape(text[lo : c.start])
-    after = html.escape(text[c.end : hi]) + (" …" if hi < len(text) else "")
+    before = ("… " if lo > 0 else "") + _context_html(text[lo : c.start])
+    after = _context_html(text[c.end : hi]) + (" …" if hi < len(text) else "")
     return f'{head}<div class="cq-passage">{before}<mark>{quote}</mark>{after}</div>'
+
+
+_HEADING_LINE = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def _context_html(text: str) -> str:
+    """Surrounding text, escaped; a Markdown heading line (as Markdown files and PDF and Word headings have) shows
+    as its title in bold, not with its `#` marks."""
+    return _HEADING_LINE.sub(r'<strong class="cq-heading">\1</strong>', html.escape(text))
 
 
 def marked_html(text: str, marks: Sequence[Mark]) -> str:
@@ -239,12 +286,20 @@ def toggle_note(note: Sequence[ClaimCheck], check: ClaimCheck) -> list[ClaimChec
 
 
 def _source_head(c: Citation) -> str:
-    rows = [("Document", c.source), ("Section", c.section)]
+    rows = [("Document", c.source), ("Page", c.pages_label), ("Section", c.section)]
     if c.interviewee:
         rows += [("Interviewee", c.interviewee), ("Role", c.role or ""), ("Date", c.date or "")]
     rows += [("Endnote", ", ".join(c.endnotes) or "none"), ("Characters", f"{c.start}–{c.end}")]
     cells = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows if v)
     return f'<div class="cq-source"><div class="cq-label">[{c.n}] {html.escape(c.label)}</div><dl>{cells}</dl></div>'
+
+
+def page_figure(png: bytes, c: Citation) -> str:
+    """The cited PDF page as an inline PNG (a data URI: no file is served), the quote highlighted on it."""
+    data = base64.b64encode(png).decode("ascii")
+    where = html.escape(f"{c.pages_label.replace('p. ', 'Page ').replace('pp. ', 'Pages ')} of {c.source}")
+    return (f'<figure class="cq-page"><figcaption>{where}, the quote highlighted</figcaption>'
+            f'<img src="data:image/png;base64,{data}" alt="{where} with the quoted sentence highlighted"></figure>')
 
 
 def render_error(message: str) -> str:
@@ -254,9 +309,10 @@ def render_error(message: str) -> str:
 def chat_messages(exchanges: Sequence[Exchange]) -> list[dict[str, str]]:
     """The chatbot's messages, rebuilt from the conversation so every turn is rendered the same way."""
     messages: list[dict[str, str]] = []
-    for e in exchanges:
+    for number, e in enumerate(exchanges, 1):
         messages.append({"role": "user", "content": escape_md(e.question)})
-        body = render_answer_markdown(e.answer) if e.answer else f"**Error:** {escape_md(e.error or 'No answer.')}"
+        body = (render_answer_markdown(e.answer, number) if e.answer
+                else f"**Error:** {escape_md(e.error or 'No answer.')}")
         if e.filters:
             body += f"\n\n<sub>searched {escape_md(describe_search(e.filters, None))}</sub>"
         messages.append({"role": "assistant", "content": body})
@@ -335,6 +391,8 @@ class _Handlers:
         self.assistant = assistant
         self.eval_dir = Path(eval_dir)
         self._documents: dict[tuple[str, str], str] = {}
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()  # the latest page images shown
+        self._pages_lock = threading.Lock()  # handlers run in several threads
 
     def ask(
         self, question: str, kind: str, cities: list[str], k: float, exchanges: list[Exchange]
@@ -366,25 +424,69 @@ class _Handlers:
             return render_error("There is no such citation in this conversation.")
         return self.source_html(c)
 
-    def source_html(self, c: Citation) -> str:
+    def source_html(self, c: Citation, marks: Sequence[Mark] = ()) -> str:
+        """The source panel for one citation: its heading, the PDF page with the quote highlighted (for a PDF),
+        and the quote highlighted in its context."""
         try:
-            return render_source_html(self.document_text(c.source), c)
+            text = self.document_text(c.source)
         except CityqaError as exc:
             return render_error(str(exc))
+        return render_source_html(text, c, marks=marks, page=self.page_html(c))
 
     def document_text(self, source: str) -> str:
         """The text citation offsets index, for an indexed document only (never an arbitrary path)."""
+        path, sha = self.indexed_path(source)
+        key = (source, sha)
+        if key not in self._documents:
+            corpus = Path(self.assistant.settings.corpus_dir).resolve()
+            self._documents[key] = read_document(path, corpus).text
+        return self._documents[key]
+
+    def indexed_path(self, source: str) -> tuple[Path, str]:
+        """The file of indexed document `source`, inside the corpus folder, and its indexed SHA-256."""
         files = self.assistant.manifest["files"]
         if source not in files:
             raise CityqaError(f"{source} is no longer in the index; re-index from the Corpus tab.")
-        key = (source, files[source]["sha256"])
-        if key not in self._documents:
-            corpus = Path(self.assistant.settings.corpus_dir).resolve()
-            path = (corpus / source).resolve()
-            if not path.is_relative_to(corpus):
-                raise CityqaError(f"{source} is outside the corpus folder.")
-            self._documents[key] = read_document(path, corpus).text
-        return self._documents[key]
+        corpus = Path(self.assistant.settings.corpus_dir).resolve()
+        path = (corpus / source).resolve()
+        if not path.is_relative_to(corpus):
+            raise CityqaError(f"{source} is outside the corpus folder.")
+        return path, str(files[source]["sha256"])
+
+    def page_html(self, c: Citation) -> str:
+        """The cited PDF page with the quote highlighted, or '' for a citation without a page (or a message
+        saying why the page cannot be shown)."""
+        if c.page is None or not c.source.lower().endswith(".pdf"):
+            return ""
+        try:
+            return page_figure(self.page_png(c), c)
+        except CityqaError as exc:
+            return render_error(f"The page cannot be shown: {exc}")
+        except Exception as exc:  # the text view still shows; details go to the server log only
+            log.exception("page image of %s failed", c.source)
+            return render_error(f"The page cannot be shown ({type(exc).__name__}).")
+
+    def page_png(self, c: Citation) -> bytes:
+        """PNG of the cited page, rendered from the indexed file (refused if the file changed since indexing)."""
+        path, sha = self.indexed_path(c.source)
+        try:
+            current = file_sha256(path)  # every time: the page shown must be the page indexed
+        except OSError as exc:
+            raise CityqaError(f"{c.source} cannot be read ({exc.strerror or exc}).") from None
+        if current != sha:
+            raise CityqaError(f"{c.source} has changed since it was indexed; re-index from the Corpus tab.")
+        key = (c.source, sha, c.page, c.page_end, c.quote)
+        with self._pages_lock:
+            png = self._pages.get(key)
+            if png is not None:
+                self._pages.move_to_end(key)
+                return png
+        png = page_image(path, int(c.page or 1), c.quote, c.page_end)  # a second or so, in the sandbox
+        with self._pages_lock:
+            self._pages[key] = png
+            while len(self._pages) > PAGE_CACHE:
+                self._pages.popitem(last=False)
+        return png
 
     def export(self, exchanges: list[Exchange]) -> tuple[Any, Any]:
         """The conversation's briefing note: shown, and written to a fresh temporary file to download."""
@@ -421,15 +523,51 @@ class _Handlers:
 
     def reindex(self, progress: Callable[..., Any]) -> tuple[str, str, list[list[Any]]]:
         """Incremental ingest; the chat keeps answering from the loaded generation until it finishes."""
-        def report(done: int, total: int, what: str) -> None:
-            progress((done, total), desc=what)
-
         try:
-            result = self.assistant.ingest(progress=report)
+            result = self.assistant.ingest(progress=_ingest_progress(progress))
             message = "Re-indexed: " + escape_md(result.summary().replace("\n", "; "))
         except CityqaError as exc:
             message = f"**Error:** {escape_md(str(exc))}"
         return (message, *self.corpus())
+
+    def documents(self) -> Any:
+        """The remove list: every indexed document (none when there is no index)."""
+        try:
+            sources = sorted(self.assistant.manifest["files"])
+        except CityqaError:
+            sources = []
+        return gr.Dropdown(choices=sources, value=None)
+
+    def upload(self, file: str | None, replace: bool, progress: Callable[..., Any]) -> tuple[Any, ...]:
+        """Check, save and index one uploaded file (see `cityqa.uploads`): status, summary, table, the remove list
+        and the file box (emptied once the file is in)."""
+        if not file:
+            return (NO_FILE, *self.corpus(), self.documents(), gr.File())
+        path = Path(file)
+        corpus_dir = Path(self.assistant.settings.corpus_dir)
+        try:
+            outcome = add_and_index(self.assistant, path, path.name, bool(replace), _ingest_progress(progress))
+        except UploadError as exc:
+            return (_refused("Not added", exc), *self.corpus(), self.documents(), gr.File())
+        except Exception as exc:  # the save was undone; details go to the server log only
+            log.exception("upload of %s failed", path.name)
+            return (_failed("Not added", exc), *self.corpus(), self.documents(), gr.File())
+        _discard_upload(path)  # the corpus holds it now; a refused file stays, so it can be added again
+        return (_done(upload_message(outcome, corpus_dir)), *self.corpus(), self.documents(), gr.File(value=None))
+
+    def remove(self, source: str | None, progress: Callable[..., Any]) -> tuple[Any, ...]:
+        """Move an indexed document to the corpus folder's .removed/ and drop its passages from the index."""
+        if not source:
+            return (NO_DOCUMENT, *self.corpus(), self.documents())
+        corpus_dir = Path(self.assistant.settings.corpus_dir)
+        try:
+            outcome = remove_and_index(self.assistant, str(source), _ingest_progress(progress))
+        except UploadError as exc:
+            return (_refused("Not removed", exc), *self.corpus(), self.documents())
+        except Exception as exc:  # the move was undone; details go to the server log only
+            log.exception("removal of %s failed", source)
+            return (_failed("Not removed", exc), *self.corpus(), self.documents())
+        return (_done(removal_message(outcome, corpus_dir)), *self.corpus(), self.documents())
 
     def check(self, text: str) -> tuple[list[ClaimCheck], str, str]:
         """Fact-check `text`: the checked claims (one card each), a status line (or why nothing was checked), and
@@ -469,10 +607,7 @@ class _Handlers:
         what = "closest passage looked at" if v.verdict == "not_found" else "evidence"
         caption = (f'<div class="cq-caption">Claim {check.number} ({html.escape(VERDICT_WORDS.get(v.verdict, "?"))}):'
                    f" {html.escape(what)} [{index + 1}] in its context</div>")
-        try:
-            return caption + render_source_html(self.document_text(c.source), c, marks=marks)
-        except CityqaError as exc:
-            return caption + render_error(str(exc))
+        return caption + self.source_html(c, marks)
 
     def evaluation(self) -> tuple[str, Any, str, Any]:
         """The latest question and claims reports in `eval_dir`, re-read on each call: Markdown and chart each."""
@@ -495,6 +630,41 @@ class _Handlers:
         return text, gr.Image(value=chart, visible=chart is not None)
 
 
+NO_FILE = "**No file yet.** Drag a file onto the box (or click it to browse), then press **Add and index**."
+NO_DOCUMENT = "**No document chosen.** Pick the document to remove from the list first."
+
+
+def _done(message: str) -> str:
+    return f'<div class="cq-ok">{html.escape(message)}</div>'
+
+
+def _refused(what: str, exc: UploadError) -> str:
+    return f'<div class="cq-warn"><b>{what}.</b> {html.escape(str(exc))}. Nothing was changed.</div>'
+
+
+def _failed(what: str, exc: Exception) -> str:
+    return (f'<div class="cq-warn"><b>{what}.</b> Something went wrong ({html.escape(type(exc).__name__)}); the '
+            "corpus folder was left as it was. The server log has the details.</div>")
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete Gradio's temporary copy of an upload (only ever a file inside Gradio's upload folder)."""
+    folder = Path(gr.utils.get_upload_folder()).resolve()
+    try:
+        if path.resolve().is_relative_to(folder):
+            path.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not delete the temporary upload %s", path)
+
+
+def _ingest_progress(progress: Callable[..., Any]) -> Callable[[int, int, str], None]:
+    """Ingest's (done, total, what) reports as a Gradio progress bar."""
+    def report(done: int, total: int, what: str) -> None:
+        progress((done, total), desc=what)
+
+    return report
+
+
 def _cited(entry: Exchange) -> list[Citation]:
     """The passages an answer's chips point at: its citations, or the closest passages when it abstained."""
     if entry.answer is None:
@@ -506,7 +676,8 @@ def build_app(assistant: Assistant, eval_dir: Path | str = reports.DEFAULT_OUT) 
     """The chat app (a `gr.Blocks`, queue configured), for `serve` or for tests to launch; the Evaluation tab
     shows the reports `cityqa eval --out <eval_dir>` wrote."""
     h = _Handlers(assistant, eval_dir)
-    with gr.Blocks(title="cityqa", analytics_enabled=False) as app:
+    # delete_cache: uploads and notes left in Gradio's temporary folder go after a day (and when the server stops)
+    with gr.Blocks(title="cityqa", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown(
             f"## {TITLE}\nAnswers are **quoted word for word** from the indexed documents, each with its source. "
             "When the documents do not say, you get *Not found* and the closest passages: never a guess."
@@ -570,6 +741,40 @@ def _ask_tab(h: _Handlers, app: gr.Blocks) -> None:
     export.click(h.export, [exchanges], [note, download], api_name="export")
     answer_no, cite_no = gr.Number(visible=False, precision=0), gr.Number(visible=False, precision=0)
     gr.Button(visible=False).click(h.source, [exchanges, answer_no, cite_no], [panel], api_name="source")
+    _inline_chips(h, exchanges, selected, panel)
+
+
+CHIP_JS = r"""
+window.cqOpenChip = (chip) => {
+  const number = (pattern) => Number((chip.className.match(pattern) || [])[1]);
+  trigger('click', {answer: number(/cq-answer-(\d+)/), cite: number(/cq-cite-(\d+)/)});
+};
+if (!window.cqChipsWired) {
+  window.cqChipsWired = true;
+  const chipOf = (e) => (
+    e.target instanceof Element ? e.target.closest('#cq-chat .cq-inline-chip[role=button]') : null);
+  const open = (e, chip) => { e.preventDefault(); e.stopPropagation(); window.cqOpenChip(chip); };
+  document.addEventListener('click', (e) => { const chip = chipOf(e); if (chip) open(e, chip); }, true);
+  document.addEventListener('keydown', (e) => {
+    const chip = chipOf(e);
+    if (chip && (e.key === 'Enter' || e.key === ' ')) open(e, chip);
+  }, true);
+}
+"""  # a click on a chip under an answer (captured before the chat's own select) opens it in the source panel
+
+
+def _inline_chips(h: _Handlers, exchanges: Any, selected: Any, panel: Any) -> None:
+    """The chips under each answer in the chat: a click (see `CHIP_JS`) selects that answer and shows the passage in
+    the source panel, as its chip in the side column does."""
+    bridge = gr.HTML("", js_on_load=CHIP_JS, elem_id="cq-chip-bridge", padding=False)
+
+    def open_chip(entries: list[Exchange], evt: gr.EventData) -> tuple[Any, str]:  # Gradio reads the hint
+        answer_no = _position(getattr(evt, "answer", None))
+        shown = h.source(entries, answer_no, _position(getattr(evt, "cite", None)))
+        chosen = answer_no - 1 if 1 <= answer_no <= len(entries or []) else gr.skip()
+        return chosen, shown
+
+    bridge.click(open_chip, [exchanges], [selected, panel], api_visibility="private")
 
 
 def _chips(h: _Handlers, app: gr.Blocks, exchanges: Any, selected: Any, panel: Any) -> None:
@@ -710,7 +915,13 @@ def _add_numbered(checks: list[ClaimCheck], note: list[ClaimCheck], claim_no: fl
 
 
 def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
-    summary = gr.Markdown()
+    """The indexed documents, re-indexing, and adding (upload) or removing a document. Every change to the corpus
+    folder and the index takes turns (one concurrency group); questions keep being answered meanwhile."""
+    summary = gr.Markdown(elem_id="cq-corpus-summary")
+    with gr.Row(equal_height=False):
+        upload, replace, add = _upload_box(h)
+        remove_doc, remove = _remove_box()
+    status = gr.Markdown(elem_id="cq-corpus-status")
     table = gr.Dataframe(
         headers=["Document", "Type", "Size", "Chunks", "Last indexed (UTC)", "SHA-256"], interactive=False,
         wrap=True, elem_id="cq-corpus",
@@ -718,15 +929,57 @@ def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
     with gr.Row():
         refresh = gr.Button("Refresh", size="sm")
         reindex = gr.Button("Re-index changed files", variant="primary", size="sm")
-    status = gr.Markdown()
 
     def run_reindex(progress: Any = gr.Progress()) -> tuple[str, str, list[list[Any]]]:  # noqa: B008
         return h.reindex(progress)
 
+    def run_upload(file: str | None, replace: bool, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return h.upload(file, replace, progress)
+
+    def run_remove(source: str | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return h.remove(source, progress)
+
+    writes: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "reindex"}
     app.load(h.corpus, None, [summary, table], api_name="load_corpus", api_visibility="private")
-    refresh.click(h.corpus, None, [summary, table], api_name="corpus")
-    reindex.click(run_reindex, None, [status, summary, table], api_name="reindex", concurrency_limit=1,
-                  concurrency_id="reindex")
+    app.load(h.documents, None, [remove_doc], api_visibility="private")
+    refresh.click(h.corpus, None, [summary, table], api_name="corpus").then(
+        h.documents, None, [remove_doc], api_visibility="private")
+    reindex.click(run_reindex, None, [status, summary, table], api_name="reindex", **writes)
+    add.click(run_upload, [upload, replace], [status, summary, table, remove_doc, upload], api_name="upload",
+              **writes)
+    remove.click(run_remove, [remove_doc], [status, summary, table, remove_doc], api_name="remove", **writes)
+
+
+def _upload_box(h: _Handlers) -> tuple[Any, Any, Any]:
+    limit = upload_limit(h.assistant.settings)
+    with gr.Column(scale=3, min_width=360, elem_id="cq-upload-box"):
+        gr.Markdown("### Add a document")
+        upload = gr.File(
+            label="Drop a PDF, Word (.docx), Markdown, text or HTML file here", file_count="single",
+            file_types=list(FORMATS), type="filepath", height=120, elem_id="cq-upload",
+        )
+        replace = gr.Checkbox(label="Replace a document with the same name", value=False, elem_id="cq-replace")
+        add = gr.Button("Add and index", variant="primary", size="sm", elem_id="cq-add")
+        gr.Markdown(
+            f"Up to {size_text(limit)} (CITYQA_MAX_UPLOAD_BYTES). The file is checked (type by its content, size, "
+            "the parser) before it is saved in the corpus folder, then indexed; questions keep being answered "
+            "meanwhile.",
+            elem_classes="cq-hint",
+        )
+    return upload, replace, add
+
+
+def _remove_box() -> tuple[Any, Any]:
+    with gr.Column(scale=2, min_width=300, elem_id="cq-remove-box"):
+        gr.Markdown("### Remove a document")
+        # choices are filled on page load: the login page must not list the documents (see `_ask_tab`)
+        remove_doc = gr.Dropdown([], label="Indexed document", elem_id="cq-remove-doc")
+        remove = gr.Button("Remove and re-index", variant="stop", size="sm", elem_id="cq-remove")
+        gr.Markdown(
+            "Its passages leave the index. The file is not deleted: it moves to the hidden `.removed` folder inside "
+            "the corpus folder, from where it can be moved back.", elem_classes="cq-hint",
+        )
+    return remove_doc, remove
 
 
 def _evaluation_tab(h: _Handlers, tab: gr.Tab) -> None:
@@ -889,7 +1142,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     return {
         "auth": parse_auth(settings.auth),
         "auth_message": "cityqa: sign in with the account your administrator gave you.",
-        "max_file_size": "1mb",  # the app takes no uploads
+        "max_file_size": upload_limit(settings),  # the server refuses larger uploads before storing them
         "blocked_paths": blocked_paths(settings),
         "footer_links": ["gradio"],  # no API-docs or settings links
         "show_error": False,
@@ -948,6 +1201,7 @@ CSS = """
 #cq-eval table, #cq-eval-claims table { display: block; overflow-x: auto; border: none; font-size: 0.85rem; }
 #cq-eval th, #cq-eval td, #cq-eval-claims th, #cq-eval-claims td { white-space: nowrap; padding: 4px 10px; }
 .cq-warn { color: #8a4b00; background: #fff4e0; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
+.cq-ok { color: #1b5e20; background: #e8f5e9; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
 mark.cq-match { background: #d9f2e1; color: inherit; border-bottom: 2px solid #2e8b57; padding: 0 1px; }
 mark.cq-conflict { background: #ffd6d6; color: #8b0000; font-weight: 600; border-bottom: 3px solid #d32f2f;
   padding: 0 2px; }
@@ -974,4 +1228,18 @@ mark.cq-conflict { background: #ffd6d6; color: #8b0000; font-weight: 600; border
 .cq-quote:hover, .cq-quote:focus { background: #eef4ff; outline: 1px solid #b9cdf5; }
 .cq-quote-src { font-size: 0.8rem; color: #555; margin-bottom: 4px; }
 .cq-caption { font-size: 0.85rem; font-weight: 600; margin-bottom: 4px; }
+.cq-inline-chips { display: flex; flex-wrap: wrap; gap: 6px; margin: 2px 0 4px 0; }
+.cq-inline-chip { display: inline-block; padding: 2px 10px; border-radius: 14px; font-size: 0.85rem;
+  background: #eef4ff; border: 1px solid #b9cdf5; color: #1d3b72; line-height: 1.45; }
+.cq-inline-chip[role=button] { cursor: pointer; }
+.cq-inline-chip[role=button]:hover, .cq-inline-chip[role=button]:focus { background: #dbe7ff;
+  outline: 1px solid #7fa3e6; }
+.cq-related { margin: 0; padding-left: 18px; }
+.cq-related li { margin: 4px 0; }
+#cq-chip-bridge { display: none !important; }
+.cq-page { margin: 0 0 10px 0; }
+.cq-page figcaption { font-size: 0.8rem; color: var(--body-text-color-subdued); margin-bottom: 4px; }
+.cq-page img { display: block; width: 100%; height: auto; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; box-shadow: 0 1px 3px rgba(0, 0, 0, 0.12); }
+#cq-upload-box, #cq-remove-box { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px; }
 """

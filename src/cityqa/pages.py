@@ -1,0 +1,38 @@
+"""See a quote on its page: a PDF page rendered with the quoted sentence highlighted.
+
+The page is rendered by `pdfrender` in the sandbox's limited child process (pdfium parses the untrusted file
+there, never in the server). Text documents have no pages; their quotes are shown highlighted in their context.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import sandbox
+from .errors import PageImageError
+
+
+def page_image(pdf_path: Path, page: int, quote: str, page_end: int | None = None, scale: float = 1.5) -> bytes:
+    """PNG bytes of page `page` (1-based) of the PDF at `pdf_path` with `quote` highlighted.
+
+    When the quote runs on to `page_end`, page `page` highlights its opening part. Raises `PageImageError` when the
+    file is not a PDF, the page does not exist, or the renderer refuses the file; a quote not found on the page
+    still gives the page, without a highlight."""
+    if pdf_path.suffix.lower() != ".pdf":
+        raise PageImageError(f"{pdf_path.name} is not a PDF; only PDF citations have page images.")
+    if page < 1:
+        raise PageImageError(f"There is no page {page}; pages are numbered from 1.")
+    part = "head" if page_end is not None and page_end != page else "whole"
+    try:
+        png, _marked = sandbox.render_page(pdf_path, page, quote, part, scale)
+    except sandbox.ParseFailure as exc:
+        raise PageImageError(f"Page {page} of {pdf_path.name} cannot be shown: {exc.reason}") from None
+    return png
+
+
+def highlighted_chars(pdf_path: Path, page: int, quote: str, part: str = "whole") -> int:
+    """How many characters of page `page` the highlight of `quote` covers (0 when the quote is not on it)."""
+    try:
+        return sandbox.render_page(pdf_path, page, quote, part, scale=0.25)[1]
+    except sandbox.ParseFailure as exc:
+        raise PageImageError(f"Page {page} of {pdf_path.name} cannot be shown: {exc.reason}") from None

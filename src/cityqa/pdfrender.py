@@ -1,0 +1,121 @@
+"""A PDF page as a picture, with a quoted sentence highlighted on it (pypdfium2 renders, Pillow paints).
+
+The quote is found on the page by its letters and digits alone, so line breaks, line-end hyphens, running headers
+and note markers between its words do not stop the match. A quote that crosses a page break is highlighted as far as
+it goes on each page: its longest opening part on the first page, its longest closing part on the last.
+
+A leaf module (no cityqa imports): the sandbox child runs it, so a hostile PDF can hurt only that process.
+`pages.page_image` is the entry point the rest of cityqa uses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+from collections.abc import Sequence
+from typing import Any, Literal
+
+HIGHLIGHT_RGBA = (255, 214, 0, 110)
+OUTLINE_RGBA = (230, 120, 0, 255)
+MIN_MATCH = 12  # letters and digits; a shorter partial match across a page break is not trusted
+Part = Literal["whole", "head", "tail"]
+
+
+def match_indices(page_chars: Sequence[str], quote: str, part: Part = "whole") -> list[int]:
+    """Indices into `page_chars` of the characters that spell `quote` (or, for `head` / `tail`, its longest opening
+    or closing part found on the page); [] when it is not there."""
+    keys = [(i, ch.casefold()) for i, ch in enumerate(page_chars) if ch.isalnum()]
+    hay = "".join(ch for _, ch in keys)
+    target = "".join(ch.casefold() for ch in quote if ch.isalnum())
+    if not target:
+        return []
+    span = _find(hay, target, part)
+    if span is None:
+        return []
+    start, end = span
+    first, last = keys[start][0], keys[end - 1][0]
+    return list(range(first, last + 1))
+
+
+def _find(hay: str, target: str, part: Part) -> tuple[int, int] | None:
+    at = hay.find(target)
+    if at >= 0:
+        return at, at + len(target)
+    if part == "whole":
+        return None
+    for size in range(len(target) - 1, MIN_MATCH - 1, -1):
+        piece = target[:size] if part == "head" else target[-size:]
+        at = hay.rfind(piece) if part == "head" else hay.find(piece)
+        if at >= 0:
+            return at, at + size
+    return None
+
+
+def line_boxes(boxes: Sequence[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
+    """Character boxes (left, bottom, right, top) merged into one box per line of text."""
+    merged: list[list[float]] = []
+    for left, bottom, right, top in boxes:
+        if right - left <= 0 and top - bottom <= 0:
+            continue  # generated characters have empty boxes
+        last = merged[-1] if merged else None
+        if last and min(top, last[3]) - max(bottom, last[1]) > 0.4 * (top - bottom) and left >= last[0] - 1:
+            last[:] = [min(last[0], left), min(last[1], bottom), max(last[2], right), max(last[3], top)]
+        else:
+            merged.append([left, bottom, right, top])
+    return [(a, b, c, d) for a, b, c, d in merged]
+
+
+def render(path: str, page_number: int, quote: str, part: Part = "whole", scale: float = 1.5) -> tuple[bytes, int]:
+    """PNG of page `page_number` (1-based) with the quote highlighted, and how many characters were highlighted."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        if not 1 <= page_number <= len(pdf):
+            raise ValueError(f"the PDF has {len(pdf)} pages, not page {page_number}")
+        page = pdf[page_number - 1]
+        textpage = page.get_textpage()
+        chars = [chr(code) if (code := _unicode(textpage, i)) else "" for i in range(textpage.count_chars())]
+        indices = match_indices(chars, quote, part)
+        boxes = line_boxes([textpage.get_charbox(i) for i in indices])
+        image = page.render(scale=scale).to_pil().convert("RGBA")
+        _paint(image, [_to_device(page, image.size, box) for box in boxes], scale)
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="PNG", optimize=True)
+        return out.getvalue(), len(indices)
+    finally:
+        pdf.close()
+
+
+def _unicode(textpage: Any, index: int) -> int:
+    import pypdfium2.raw as raw
+
+    return int(raw.FPDFText_GetUnicode(textpage, index))
+
+
+def _to_device(page: Any, size: tuple[int, int], box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A box in page space as pixels of the rendered image (pdfium does the crop box and rotation)."""
+    import pypdfium2.raw as raw
+
+    corners = []
+    for x, y in ((box[0], box[1]), (box[2], box[3])):
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        raw.FPDF_PageToDevice(page, 0, 0, size[0], size[1], 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
+        corners.append((dx.value, dy.value))
+    (x0, y0), (x1, y1) = corners
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def _paint(image: Any, rects: Sequence[tuple[int, int, int, int]], scale: float) -> None:
+    from PIL import Image, ImageDraw
+
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    pad = max(1, round(scale))
+    for x0, y0, x1, y1 in rects:
+        draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), fill=HIGHLIGHT_RGBA)
+    if rects:
+        x0, y0 = min(r[0] for r in rects), min(r[1] for r in rects)
+        x1, y1 = max(r[2] for r in rects), max(r[3] for r in rects)
+        draw.rectangle((x0 - 4 * pad, y0 - 4 * pad, x1 + 4 * pad, y1 + 4 * pad), outline=OUTLINE_RGBA, width=pad)
+    image.alpha_composite(overlay)

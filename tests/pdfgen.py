@@ -1,0 +1,184 @@
+"""Build a real multi-page PDF from paragraphs, the way a report is typeset, and remember what went on each page.
+
+Used by the PDF tests and the browser test: Letter pages with a running header, a page number in the footer,
+words hyphenated across line ends where a long word does not fit, and endnote markers set as superscripts.
+`PdfLayout.page_words[n]` holds page n's words (1-based) so a test can tell which page a quote is on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reportlab.lib.pagesizes import LETTER
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+BODY_FONT, BOLD_FONT = "Helvetica", "Helvetica-Bold"
+BODY_SIZE, LEADING = 10.5, 14.0
+HEADING_SIZES = {1: 15.0, 2: 12.5, 3: 11.5}
+MARGIN = 72.0
+_ENDNOTE = re.compile(r"^(.*?[.!?][\"”’)\]]*)(\d{1,3})$")
+
+# A small fictional brief for the upload tests: its key sentence lands on page 2, under the heading "The Office".
+FILLER = ("The council reviewed budgets, staffing and procurement rules for the coming fiscal year, and the clerk "
+          "recorded the minutes of each session in the municipal archive for public inspection. ") * 6
+CALLOWAY = [("Harbor Diplomacy in Port Calloway", 1), *[(FILLER, 0)] * 5, ("The Office", 2),
+            ("Port Calloway opened its Office of Global Partnerships in 2021. The office is led by director Mireille "
+             "Okafor, who reports to the city manager.", 0), (FILLER, 0)]
+CALLOWAY_Q = "When did Port Calloway open its Office of Global Partnerships?"
+
+
+@dataclass
+class PdfLayout:
+    """What the generator put where."""
+
+    pages: int = 0
+    page_words: dict[int, list[str]] = field(default_factory=dict)  # page -> words as printed (hyphen halves joined)
+    hyphenated: list[str] = field(default_factory=list)  # words split across a line end
+    header: str = ""
+
+    def page_of(self, quote: str) -> tuple[int, int] | None:
+        """(first page, last page) of the first place the quote's letters and digits appear, or None."""
+        target = alnum(quote)
+        pages = sorted(self.page_words)
+        flat = [(p, alnum(" ".join(self.page_words[p]))) for p in pages]
+        text = "".join(t for _, t in flat)
+        at = text.find(target)
+        if at < 0:
+            return None
+        ends, total = [], 0
+        for p, t in flat:
+            total += len(t)
+            ends.append((total, p))
+        first = next(p for end, p in ends if at < end)
+        last = next(p for end, p in ends if at + len(target) - 1 < end)
+        return first, last
+
+
+def alnum(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def paragraphs_of(text: str, headings: dict[str, int]) -> list[tuple[str, int]]:
+    """Blank-line separated paragraphs of a plain text, each with its heading level (0 = body) from `headings`."""
+    blocks = [" ".join(b.split()) for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return [(b, headings.get(b, 0)) for b in blocks]
+
+
+def make_pdf(path: Path, paragraphs: list[tuple[str, int]], header: str = "Policy Paper Series · City Diplomacy",
+             footer: bool = True, word_by_word: bool = True) -> PdfLayout:
+    """Typeset `paragraphs` ((text, heading level), 0 = body) into a PDF at `path`. `word_by_word` positions each
+    word on its own (as justified text and many word processors do); otherwise each line is one text run."""
+    writer = _Writer(Canvas(str(path), pagesize=LETTER), header, footer, word_by_word)
+    for text, level in paragraphs:
+        if level:
+            writer.heading(text, level)
+        else:
+            writer.paragraph(text)
+    writer.finish()
+    return writer.layout
+
+
+class _Writer:
+    def __init__(self, canvas: Canvas, header: str, footer: bool, word_by_word: bool) -> None:
+        self.canvas, self.footer, self.word_by_word = canvas, footer, word_by_word
+        self.width, self.height = LETTER
+        self.layout = PdfLayout(header=header)
+        self.y = 0.0
+        self._new_page()
+
+    def _new_page(self) -> None:
+        if self.layout.pages:
+            self.canvas.showPage()
+        self.layout.pages += 1
+        self.layout.page_words[self.layout.pages] = []
+        self.canvas.setFont(BODY_FONT, 8.5)
+        self.canvas.drawString(MARGIN, self.height - 40, self.layout.header)
+        if self.footer:
+            self.canvas.drawCentredString(self.width / 2, 36, str(self.layout.pages))
+        self.y = self.height - MARGIN
+
+    def _room(self, needed: float) -> None:
+        if self.y - needed < MARGIN:
+            self._new_page()
+
+    def heading(self, text: str, level: int) -> None:
+        size = HEADING_SIZES.get(level, 11.0)
+        lines: list[list[str]] = [[]]
+        for word in text.split():
+            if lines[-1] and stringWidth(" ".join([*lines[-1], word]), BOLD_FONT, size) > self.width - 2 * MARGIN:
+                lines.append([])
+            lines[-1].append(word)
+        self._room(size * (2 + len(lines)))
+        self.y -= size * 0.5
+        self.canvas.setFont(BOLD_FONT, size)
+        for line in lines:
+            self.y -= size * 1.2
+            self.canvas.drawString(MARGIN, self.y, " ".join(line))
+            self.layout.page_words[self.layout.pages].extend(line)
+        self.y -= size * 0.6
+
+    def paragraph(self, text: str) -> None:
+        line: list[str] = []
+        room = self.width - 2 * MARGIN
+        for word in text.split():
+            trial = " ".join([*line, word])
+            if stringWidth(trial, BODY_FONT, BODY_SIZE) <= room:
+                line.append(word)
+                continue
+            head, tail = self._hyphenate(line, word, room)
+            if head:
+                line.append(head + "-")
+            self._line(line)
+            line = [tail]
+        if line:
+            self._line(line)
+        self.y -= LEADING * 0.6
+
+    def _hyphenate(self, line: list[str], word: str, room: float) -> tuple[str, str]:
+        """Split a long plain word so its first part still fits the line ('interna-' / 'tional')."""
+        if len(word) < 9 or not word.isalpha():
+            return "", word
+        for cut in range(len(word) - 4, 3, -1):
+            trial = " ".join([*line, word[:cut] + "-"])
+            if stringWidth(trial, BODY_FONT, BODY_SIZE) <= room:
+                self.layout.hyphenated.append(word)
+                return word[:cut], word[cut:]
+        return "", word
+
+    def _line(self, words: list[str]) -> None:
+        self._room(LEADING)
+        self.y -= LEADING
+        x = MARGIN
+        page = self.layout.page_words[self.layout.pages]
+        run = ""  # words not yet drawn, when lines are drawn as runs
+        for i, word in enumerate(words):
+            gap = " " if i else ""
+            if self.word_by_word:  # a positioned gap, no space character
+                x = self._word(word, x + stringWidth(gap, BODY_FONT, BODY_SIZE))
+            else:
+                run += gap + word
+                if _ENDNOTE.match(word) or i == len(words) - 1:
+                    x, run = self._word(run, x), ""
+            if page and page[-1].endswith("-") and i == 0:
+                page[-1] = page[-1][:-1] + word  # the two halves of a hyphenated word are one word
+            else:
+                page.append(word)
+
+    def _word(self, word: str, x: float) -> float:
+        """Draw one word; a trailing endnote number ('Stanford.107') is set as a superscript."""
+        match = _ENDNOTE.match(word)
+        body, note = (match.group(1), match.group(2)) if match else (word, "")
+        self.canvas.setFont(BODY_FONT, BODY_SIZE)
+        self.canvas.drawString(x, self.y, body)
+        x += stringWidth(body, BODY_FONT, BODY_SIZE)
+        if note:
+            self.canvas.setFont(BODY_FONT, BODY_SIZE * 0.6)
+            self.canvas.drawString(x, self.y + 4, note)
+            x += stringWidth(note, BODY_FONT, BODY_SIZE * 0.6)
+        return x
+
+    def finish(self) -> None:
+        self.canvas.save()
