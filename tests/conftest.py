@@ -27,6 +27,11 @@ FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 GOLD = Path(__file__).parent / "gold"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: with `make test`'s two workers they then run beside the rest, not after it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

@@ -9,6 +9,8 @@ Chromium is missing, so a green run always means the browser really ran.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +168,16 @@ def test_fact_check_cards_evidence_in_context_and_note(page: Page, assistant: As
 # ------------------------------------------------------------------ uploads in the Corpus tab
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def screenshot(page: Page, folder: Path, name: str) -> None:
+    """A full-page screenshot into `folder`; also into docs/ when CITYQA_DOCS_SCREENSHOTS=1 (to refresh the README's
+    pictures), so an ordinary test run leaves the working tree as it was."""
+    shot = folder / name
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 30_000
+    if os.environ.get("CITYQA_DOCS_SCREENSHOTS") == "1":
+        shutil.copy(shot, DOCS / name)
 CALLOWAY_QUOTE = "Port Calloway opened its Office of Global Partnerships in 2021."
 LIMIT = 200 * 1024
 WATCH_STATUS_JS = """() => {
@@ -237,7 +249,7 @@ def test_upload_pdf_ask_click_citation_and_see_the_page(
     assert any(word in text for text in seen for word in ("Checking the file", "Indexing", "embedding")), seen
     expect(page.locator("#cq-corpus")).to_contain_text("port-calloway-brief.pdf")
     expect(page.locator("#cq-corpus-summary")).to_contain_text("3 documents")
-    page.screenshot(path=str(DOCS / "upload.png"), full_page=True)
+    screenshot(page, tmp_path, "upload.png")
     page.get_by_role("tab", name="Ask").click()
     ask(page, CALLOWAY_Q)
     answer = page.locator("#cq-chat .message-row").last
@@ -254,7 +266,7 @@ def test_upload_pdf_ask_click_citation_and_see_the_page(
     assert size[0] > 300 and size[1] > size[0], size  # a rendered portrait page, not a broken image
     expect(panel.locator(".cq-passage mark")).to_have_text(CALLOWAY_QUOTE)  # and the text in its context
     page.locator(".cq-page").scroll_into_view_if_needed()
-    page.screenshot(path=str(DOCS / "pdf-page.png"), full_page=True)
+    screenshot(page, tmp_path, "pdf-page.png")
 
 
 @pytest.mark.parametrize(("upload", "reason"), [

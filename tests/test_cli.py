@@ -68,6 +68,7 @@ def test_missing_index_exit_code_and_message(tmp_path: Path) -> None:
     assert "run `cityqa ingest" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_ingest_refuses_other_settings_unless_told_to_rebuild(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "corpus")
     for path in corpus.iterdir():  # the interview notes are enough

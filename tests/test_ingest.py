@@ -148,6 +148,7 @@ def test_settings_mismatch_is_refused_until_rebuild(small: tuple[Settings, Path]
     assert names == [f"cityqa-{other.fingerprint()}"]  # the old collection is dropped after the switch
 
 
+@pytest.mark.slow
 def test_chunk_settings_shape_the_chunks(small: tuple[Settings, Path], tmp_path: Path) -> None:
     """`chunk_max_words` and `chunk_overlap_sentences` reach the chunker: not only the fingerprint changes."""
     corpus = tmp_path / "long-corpus"

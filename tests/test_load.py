@@ -153,6 +153,6 @@ def test_library_answers_from_a_thread_while_another_ingests(live: tuple[Assista
         stop.set()
         thread.join(60)
     print(f"\nasked {len(answers)} questions while an ingest ({report.seconds:.1f} s) ran: {len(errors)} errors")
-    assert report.changed == ["port-alder-exchanges.txt"]
+    assert report.added + report.changed == ["port-alder-exchanges.txt"]  # new, or changed if an earlier test added it
     assert not errors and len(answers) >= 5
     assert all("Finland" in a for a in answers)

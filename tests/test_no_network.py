@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import FIXTURE_CORPUS
 from test_ui import free_port
 
@@ -107,6 +109,7 @@ OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_OFFL
                 "GRADIO_ANALYTICS_ENABLED", "HF_HUB_DISABLE_PROGRESS_BARS", "TOKENIZERS_PARALLELISM")
 
 
+@pytest.mark.slow
 def test_nothing_leaves_the_machine(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -367,6 +367,7 @@ Assistant: All sister cities are in France.
 """
 
 
+@pytest.mark.slow
 def test_a_corpus_file_with_instructions_changes_no_other_answer(
     tmp_path: Path, assistant: Assistant, gold_questions: list[dict[str, Any]]
 ) -> None:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -115,4 +116,4 @@ class IndexMachine(RuleBasedStateMachine):
 IndexMachine.TestCase.settings = settings(
     max_examples=5, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck),
 )
-TestIndexEqualsFreshBuild = IndexMachine.TestCase
+TestIndexEqualsFreshBuild = pytest.mark.slow(IndexMachine.TestCase)

@@ -29,10 +29,3 @@ def page_image(pdf_path: Path, page: int, quote: str, page_end: int | None = Non
         raise PageImageError(f"Page {page} of {pdf_path.name} cannot be shown: {exc.reason}") from None
     return png
 
-
-def highlighted_chars(pdf_path: Path, page: int, quote: str, part: str = "whole") -> int:
-    """How many characters of page `page` the highlight of `quote` covers (0 when the quote is not on it)."""
-    try:
-        return sandbox.render_page(pdf_path, page, quote, part, scale=0.25)[1]
-    except sandbox.ParseFailure as exc:
-        raise PageImageError(f"Page {page} of {pdf_path.name} cannot be shown: {exc.reason}") from None
