@@ -31,10 +31,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
 
-from cityqa.chunking import chunk_document  # noqa: E402
 from cityqa.corpus import read_document  # noqa: E402
 from cityqa.extractors import read_pdf  # noqa: E402
-from pdfgen import make_pdf, paragraphs_of  # noqa: E402
+from pdfgen import make_pdf, report_paragraphs  # noqa: E402
 
 REPORT = REPO / "corpus" / "global-engagements-california-cities.txt"
 RUNS = 5
@@ -81,8 +80,7 @@ def paragraphs_exact(truth: list[str], text: str) -> float:
 
 def main() -> None:
     report = read_document(REPORT, REPORT.parent)
-    headings = {title: level for chunk in chunk_document(report) for level, title in enumerate(chunk.section, 1)}
-    paragraphs = paragraphs_of(report.text, headings)
+    paragraphs = report_paragraphs(REPORT)
     truth_words, truth_paragraphs = words(report.text), [text for text, _ in paragraphs]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

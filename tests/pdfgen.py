@@ -67,6 +67,17 @@ def paragraphs_of(text: str, headings: dict[str, int]) -> list[tuple[str, int]]:
     return [(b, headings.get(b, 0)) for b in blocks]
 
 
+def report_paragraphs(path: Path) -> list[tuple[str, int]]:
+    """A text document's paragraphs with the heading levels cityqa's chunker gives them (so a PDF typeset from
+    them has the same sections as the text)."""
+    from cityqa.chunking import chunk_document
+    from cityqa.corpus import read_document
+
+    report = read_document(path, path.parent)
+    headings = {title: level for chunk in chunk_document(report) for level, title in enumerate(chunk.section, 1)}
+    return paragraphs_of(report.text, headings)
+
+
 def make_pdf(path: Path, paragraphs: list[tuple[str, int]], header: str = "Policy Paper Series · City Diplomacy",
              footer: bool = True, word_by_word: bool = True) -> PdfLayout:
     """Typeset `paragraphs` ((text, heading level), 0 = body) into a PDF at `path`. `word_by_word` positions each

@@ -175,15 +175,11 @@ def test_fact_check_refuses_oversized_text_with_a_message(assistant: Assistant) 
 # ---------------------------------------------------------------- stages passed in (issue 14)
 
 
-def _sibling(assistant: Assistant, **stages: Any) -> Assistant:
-    return Assistant(assistant.settings, assistant.index_dir, embedder=assistant.embedder, **stages)
-
-
 def test_a_retriever_passed_in_is_the_one_that_searches(assistant: Assistant) -> None:
     from cityqa.retrieve import SingleRetriever
 
     question = "Which city banned caste discrimination?"
-    bm25 = _sibling(assistant, retriever=SingleRetriever.factory("bm25"))
+    bm25 = assistant.with_stages(retriever=SingleRetriever.factory("bm25"))
     assert bm25.embedder is assistant.embedder  # one loaded model, shared
     engine = bm25.engine
     vector = bm25.embedder.encode_one(question)
@@ -215,7 +211,7 @@ def test_an_answerer_and_checker_passed_in_answer_and_check(assistant: Assistant
     def checker(target: Any, text: str) -> list[Verdict]:
         return [Verdict(claim=text, verdict="not_found", confidence=0.0)]
 
-    echo = _sibling(assistant, answerer=Echo, checker=checker)
+    echo = assistant.with_stages(answerer=Echo, checker=checker)
     answer = echo.ask("  Which   city banned caste discrimination? ")
     assert answer.answer == f"{seen[0][1]} passages" and seen[0] == ("Which city banned caste discrimination?",
                                                                         seen[0][1]) and seen[0][1] >= 6

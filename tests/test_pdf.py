@@ -23,7 +23,7 @@ from cityqa.pdfrender import match_indices
 from cityqa.pdftext import Glyph, Line, lines_of, page_text
 from cityqa.types import Chunk, Document
 from conftest import FIXTURE_CORPUS, REPORT, GoldAnswers
-from pdfgen import PdfLayout, make_pdf, paragraphs_of
+from pdfgen import PdfLayout, make_pdf, report_paragraphs
 
 HEADER = "Policy Paper Series · City Diplomacy"
 PDF_NAME = REPORT.with_suffix(".pdf").name
@@ -32,17 +32,11 @@ PDF_NAME = REPORT.with_suffix(".pdf").name
 # ---------------------------------------------------------------- the report as a PDF, end to end
 
 
-def _report_paragraphs() -> list[tuple[str, int]]:
-    report = read_document(REPORT, REPORT.parent)
-    headings = {title: level for chunk in chunk_document(report) for level, title in enumerate(chunk.section, 1)}
-    return paragraphs_of(report.text, headings)
-
-
 @pytest.fixture(scope="session")
 def pdf_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PdfLayout]:
     """The shared corpus with the report as a PDF instead of text."""
     folder = tmp_path_factory.mktemp("pdf-corpus")
-    layout = make_pdf(folder / PDF_NAME, _report_paragraphs(), header=HEADER)
+    layout = make_pdf(folder / PDF_NAME, report_paragraphs(REPORT), header=HEADER)
     for path in FIXTURE_CORPUS.iterdir():
         shutil.copy(path, folder / path.name)
     return folder, layout

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 
 from cityqa import Assistant, IngestReport, Settings
+from cityqa.corpus import SUFFIXES
 from cityqa.errors import CorpusError, IndexLockedError, UploadError
 from cityqa.types import SkippedFile
 from cityqa.uploads import (
+    FORMATS,
     REMOVED_DIR,
     add_and_index,
     check_content,
@@ -172,6 +174,10 @@ def test_upload_limit_is_the_settings_one_but_never_beyond_what_ingest_reads(set
     assert upload_limit(settings.model_copy(update={"max_upload_bytes": 5})) == 5
     with pytest.raises(ValueError, match="less than or equal"):
         Settings(max_upload_bytes=51 * 2**20)
+
+
+def test_the_upload_box_takes_every_format_ingest_reads_and_no_other() -> None:
+    assert set(FORMATS) == SUFFIXES
 
 
 def test_safe_names() -> None:

@@ -88,6 +88,11 @@ class Assistant:
         """An assistant over `index_dir`. The index is loaded on first use; `ingest` builds it if missing."""
         return cls(settings, index_dir, **stages)
 
+    def with_stages(self, **stages: Any) -> Assistant:
+        """An assistant over the same index and settings, sharing this one's loaded model, with other stages
+        (`retriever=`, `answerer=`, `checker=`): how the evaluation's baselines are built."""
+        return Assistant(self.settings, self.index_dir, embedder=self.embedder, **stages)
+
     # ------------------------------------------------------------ indexing
 
     def ingest(

@@ -105,14 +105,9 @@ class CityqaSystem:
         return [hit_span(hit) for hit in self.assistant.passages(resolved, self.k)]
 
 
-def _sibling(assistant: Assistant, **stages: Any) -> Assistant:
-    """An assistant over the same index and settings, sharing the loaded model, with other stages."""
-    return Assistant(assistant.settings, assistant.index_dir, embedder=assistant.embedder, **stages)
-
-
 def ablation(assistant: Assistant, which: Literal["bm25", "dense"]) -> CityqaSystem:
     """cityqa with only its BM25 or only its dense retriever."""
-    return CityqaSystem(_sibling(assistant, retriever=SingleRetriever.factory(which)), name=which)
+    return CityqaSystem(assistant.with_stages(retriever=SingleRetriever.factory(which)), name=which)
 
 
 # ------------------------------------------------------------------ the top sentence of the whole index
@@ -160,7 +155,7 @@ class NoRetriever:
 
 def top_sentence_baseline(assistant: Assistant, which: Literal["bm25", "dense"]) -> CityqaSystem:
     answerer = functools.partial(TopSentenceAnswerer, which)
-    return CityqaSystem(_sibling(assistant, retriever=NoRetriever, answerer=answerer), name=f"{which}-sentence",
+    return CityqaSystem(assistant.with_stages(retriever=NoRetriever, answerer=answerer), name=f"{which}-sentence",
                         passages=False, history=False)
 
 
@@ -276,7 +271,7 @@ def _chunk_citation(n: int, hit: Hit) -> Citation:
 def llama_index_baseline(assistant: Assistant, corpus_dir: Path | str) -> CityqaSystem:
     """The plain pipeline, built now (as a user of llama-index would build it before asking anything)."""
     llama = LlamaIndexRetriever(corpus_dir, assistant.embedder)
-    built = _sibling(assistant, retriever=llama.factory, answerer=TopChunkAnswerer)
+    built = assistant.with_stages(retriever=llama.factory, answerer=TopChunkAnswerer)
     return CityqaSystem(built, name="llama-index", history=False)
 
 
