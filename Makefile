@@ -15,11 +15,12 @@ run: install index
 	$(PY) app.py
 
 # the suite on both cores (pytest-xdist; each worker builds the shared session fixtures once). Each test module stays
-# on one worker, in order (its module fixtures are shared); the slow tests' modules start first; one math thread
-# per worker, so the two do not fight over the cores (7 min 36 s with the default threads, 11 min 27 s serially)
+# on one worker, in order (its module fixtures are shared); the slow tests' modules start first (no reordering by
+# size); the workers share one pass over the gold questions; one math thread per worker, so the two do not fight
+# over the cores
 TEST_WORKERS ?= 2
 test: dev browser
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev

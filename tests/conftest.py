@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 for _key, _value in {
     "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "TRANSFORMERS_OFFLINE": "1",
@@ -68,10 +70,55 @@ def gold_questions() -> list[dict[str, Any]]:
     return load_jsonl(GOLD / "questions.jsonl")
 
 
+class _Recording:
+    """The assistant, keeping every answer it gives, in order: one `cityqa eval` pass then serves both the tests of
+    the report's metrics and the tests that read the answers themselves."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.answers: list[Answer] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assistant, name)
+
+    def ask(self, question: str, history: Any = None, **kwargs: Any) -> Answer:
+        answer = self.assistant.ask(question, history=history, **kwargs)
+        self.answers.append(answer)
+        return answer
+
+
 @pytest.fixture(scope="session")
-def gold_answers(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> GoldAnswers:
+def gold_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, gold_questions: list[dict[str, Any]]
+) -> tuple[dict[str, Any], GoldAnswers]:
+    """The one pass over the gold questions per test run: the evaluation report of `cityqa` and every (gold item,
+    answer) pair it scored. Under `make test`'s workers, the first worker to need it makes the pass and the
+    others read its result (pytest-xdist's recipe for a session fixture run once)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return _gold_pass(request.getfixturevalue("assistant"), gold_questions)
+    shared = tmp_path_factory.getbasetemp().parent / "gold-run.pickle"
+    with FileLock(str(shared) + ".lock"):
+        if shared.exists():
+            return pickle.loads(shared.read_bytes())  # written by this run's other worker
+        result = _gold_pass(request.getfixturevalue("assistant"), gold_questions)
+        shared.write_bytes(pickle.dumps(result))
+    return result
+
+
+def _gold_pass(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> tuple[dict[str, Any], GoldAnswers]:
+    from cityqa import evaluate
+
+    recording = _Recording(assistant)
+    report = evaluate.evaluate(recording, GOLD / "questions.jsonl", systems=["cityqa"])  # type: ignore[arg-type]
+    answers = recording.answers[1:]  # after the untimed warm-up question
+    return report, list(zip(gold_questions, answers, strict=True))
+
+
+@pytest.fixture(scope="session")
+def gold_answers(gold_run: tuple[dict[str, Any], GoldAnswers]) -> GoldAnswers:
     """Every gold question asked once per run (with its history), for all the tests that read the answers."""
-    return [(item, assistant.ask(item["question"], history=item.get("history"))) for item in gold_questions]
+    return gold_run[1]
 
 
 @pytest.fixture(scope="session")

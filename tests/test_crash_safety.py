@@ -178,6 +178,17 @@ def _ingest_child(settings: Any, embedder: Any, kill_at: str | None = None) -> N
     ingest_module.ingest(settings, embedder=embedder)
 
 
+def _preload() -> None:
+    """Import (never run) what every child imports on its first ingest or question, so each forked child does not
+    pay the ~1 s of imports again: 44 children, about half the test's time otherwise."""
+    import importlib
+
+    for name in ("chromadb", "bm25s", "Stemmer", "llama_index.core", "llama_index.core.retrievers",
+                 "llama_index.retrievers.bm25", "llama_index.vector_stores.chroma", "cityqa.assistant",
+                 "cityqa.ingest", "cityqa.factcheck", "tqdm"):
+        importlib.import_module(name)
+
+
 def drive(workdir: str, seed: int) -> dict[str, Any]:
     import multiprocessing
 
@@ -197,6 +208,7 @@ def drive(workdir: str, seed: int) -> dict[str, Any]:
     # loaded once here and inherited by every forked child; never *run* here: torch's thread pool, once used,
     # does not survive a fork (the child would hang)
     assert embedder.model is not None
+    _preload()
     ctx = multiprocessing.get_context("fork")
     gold = [q["question"] for q in load_jsonl(GOLD / "questions.jsonl")]
     extra = ["When did Port Alder open its harbor trade office?", "When did the Port Alder ferry start service?"]

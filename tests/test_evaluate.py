@@ -204,8 +204,9 @@ def test_claims_without_a_fact_checker_fail_clearly(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cityqa_report(assistant: Any) -> dict[str, Any]:
-    return ev.evaluate(assistant, GOLD / "questions.jsonl", systems=["cityqa"])
+def cityqa_report(gold_run: tuple[dict[str, Any], Any]) -> dict[str, Any]:
+    """`evaluate(assistant, gold questions, systems=["cityqa"])`, run once per session (conftest `gold_run`)."""
+    return gold_run[0]
 
 
 def test_gold_evidence_is_located(cityqa_report: dict[str, Any]) -> None:
