@@ -297,3 +297,19 @@ def test_the_check_limit_is_the_same_in_the_cli(
     err = capsys.readouterr().err
     assert "144 characters" in err and "the limit is 100" in err
     assert main(["check", "--index", str(assistant.settings.index_dir), claim[:48]]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Among the nine cities, Riverbend was first.", [("entity", "Riverbend")]),  # a preposition, then a name
+        ("Back in the 1990s, the council met twice.", []),  # an adverb
+        ("Even though it rained, Mayor Ada Lind spoke.", [("name", "Mayor Ada Lind")]),
+        ("Per the Harbor Council Survey, trade grew.", [("entity", "Harbor Council Survey")]),
+        ("Global Affairs Survey results were published.", [("entity", "Global Affairs Survey")]),  # a name after all
+        ("Okiyama and Riverbend signed it.", [("entity", "Okiyama"), ("entity", "Riverbend")]),
+    ],
+)
+def test_a_sentence_opening_word_is_not_taken_for_a_name(text: str, expected: list[tuple[str, str]]) -> None:
+    values = [(v.kind, v.surface) for v in factcheck.extract_values(text) if v.kind in {"name", "entity"}]
+    assert values == expected

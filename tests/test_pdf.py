@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from cityqa.answer import citation
 from cityqa.chunking import chunk_document
 from cityqa.corpus import read_document
 from cityqa.errors import PageImageError
-from cityqa.extractors import READER_VERSIONS
+from cityqa.extractors import FORMATS
 from cityqa.pages import page_image
 from cityqa.pdfrender import match_indices
 from cityqa.pdftext import Glyph, Line, lines_of, page_text
@@ -258,7 +259,7 @@ def test_a_pdf_read_by_an_older_reader_is_read_again(tmp_path: Path, monkeypatch
     assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
     assert assistant.ingest().added == ["note.pdf"]
     assert assistant.ingest().unchanged == ["note.pdf"]
-    monkeypatch.setitem(READER_VERSIONS, ".pdf", READER_VERSIONS[".pdf"] + 1)
+    newer = FORMATS[".pdf"].version + 1
+    monkeypatch.setitem(FORMATS, ".pdf", replace(FORMATS[".pdf"], version=newer))
     report = assistant.ingest()
-    assert report.changed == ["note.pdf"] and assistant.manifest["files"]["note.pdf"]["reader"] == READER_VERSIONS[
-        ".pdf"]
+    assert report.changed == ["note.pdf"] and assistant.manifest["files"]["note.pdf"]["reader"] == newer

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from cityqa import Assistant, Document, Settings, UnreadableFileError
 from cityqa import sandbox as sandbox_module
-from cityqa.corpus import SUFFIXES, iter_corpus, read_document
+from cityqa.corpus import iter_corpus, read_document
+from cityqa.extractors import FORMATS
 from cityqa.ingest import ingest
 from cityqa.store import IndexStore
 from conftest import FIXTURE_CORPUS, REPORT, make_corpus
@@ -193,7 +194,7 @@ _PAYLOAD = st.one_of(
     st.text(max_size=300).map(lambda s: f"<html><body><p>{s}</p>".encode("utf-8", "surrogatepass")),
     st.text(max_size=200).map(lambda s: f"---\n{s}\n---\nbody text".encode("utf-8", "surrogatepass")),
 )
-_FILE = st.tuples(_NAME, st.sampled_from(sorted(SUFFIXES)), _PAYLOAD)
+_FILE = st.tuples(_NAME, st.sampled_from(sorted(FORMATS)), _PAYLOAD)
 FUZZ = settings(max_examples=45, deadline=None, derandomize=False, suppress_health_check=list(HealthCheck))
 
 

@@ -19,14 +19,16 @@ from typing import Any
 import pytest
 
 from cityqa import Assistant, IngestReport, Settings
-from cityqa.corpus import SUFFIXES
+from cityqa.corpus import iter_corpus
 from cityqa.errors import CorpusError, IndexLockedError, UploadError
+from cityqa.extractors import FORMATS
 from cityqa.types import SkippedFile
 from cityqa.uploads import (
-    FORMATS,
+    ACCEPTED_LIST,
     REMOVED_DIR,
     add_and_index,
     check_content,
+    file_format,
     remove_and_index,
     remove_document,
     safe_name,
@@ -176,8 +178,14 @@ def test_upload_limit_is_the_settings_one_but_never_beyond_what_ingest_reads(set
         Settings(max_upload_bytes=51 * 2**20)
 
 
-def test_the_upload_box_takes_every_format_ingest_reads_and_no_other() -> None:
-    assert set(FORMATS) == SUFFIXES
+def test_uploads_take_every_format_ingest_reads_and_no_other(tmp_path: Path) -> None:
+    for suffix in [*FORMATS, ".rtf", ".doc", ".exe"]:
+        (tmp_path / f"file{suffix}").write_bytes(b"text")
+    assert {path.suffix for path in iter_corpus(tmp_path)} == set(FORMATS)
+    for suffix, fmt in FORMATS.items():
+        assert file_format(f"notes{suffix.upper()}") == fmt.label and f"{fmt.label} (" in ACCEPTED_LIST
+    with pytest.raises(UploadError, match=r"'\.rtf' files are not accepted; upload a PDF \(\.pdf\), .* or HTML"):
+        file_format("notes.rtf")
 
 
 def test_safe_names() -> None:
@@ -256,7 +264,7 @@ def test_upload_markdown_and_docx_then_ask(fresh: Assistant, tmp_path: Path) -> 
     word = docx_bytes([("Verdant Falls water diplomacy", 1), (VERDANT_SENTENCE, 0),
                        ("The pact covers drip irrigation and desalination research.", 0)])
     docx = add_and_index(fresh, write(tmp_path / "up", "y", word), "Verdant Falls (2022).docx")
-    assert docx.saved.source == "Verdant Falls 2022.docx" and docx.saved.format == "Word (DOCX)"
+    assert docx.saved.source == "Verdant Falls 2022.docx" and docx.saved.format == "Word"
     files = fresh.manifest["files"]
     assert {"lakemont notes.md", "Verdant Falls 2022.docx", REPORT_NAME} <= set(files)
     assert (Path(fresh.settings.corpus_dir) / "Verdant Falls 2022.docx").read_bytes() == word

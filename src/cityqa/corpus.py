@@ -22,11 +22,9 @@ from pathlib import Path
 
 from . import sandbox
 from .errors import CorpusError, UnreadableFileError
-from .extractors import MAX_FILE_BYTES, READER_VERSIONS, Extracted, decode
+from .extractors import FORMATS, MAX_FILE_BYTES, TEXT_SUFFIXES, Extracted, decode
 from .types import INTERVIEW_FIELDS, Document, DocumentKind
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -38,7 +36,7 @@ def iter_corpus(corpus_dir: Path) -> Iterator[Path]:
         rel = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
-        if path.suffix.lower() in SUFFIXES:
+        if path.suffix.lower() in FORMATS:
             yield path
 
 
@@ -47,8 +45,8 @@ def source_name(path: Path, corpus_dir: Path) -> str:
 
 
 def reader_version(path: Path) -> int:
-    """The version of the reader for `path`'s format (`extractors.READER_VERSIONS`; 1 for text and Markdown)."""
-    return READER_VERSIONS.get(path.suffix.lower(), 1)
+    """The version of the reader for `path`'s format (`extractors.Format.version`)."""
+    return FORMATS[path.suffix.lower()].version
 
 
 def file_sha256(path: Path) -> str:

@@ -1,8 +1,9 @@
 """The format readers: one function per file type, from a path to an `Extracted` text. A leaf module (it imports
 only `errors` and `pdftext`), so the sandbox's child process can import it without the rest of cityqa.
 
-`corpus.read_document` runs PDF, DOCX and HTML through `sandbox.extract`, which calls `EXTRACTORS[suffix]` in a
-limited child process; plain text is decoded in-process with `decode`.
+`FORMATS` is the one list of what cityqa reads: ingest, the sandbox and the upload box all take it from here.
+`corpus.read_document` runs PDF, DOCX and HTML through `sandbox.extract`, which calls the format's `read` in a
+limited child process; plain text and Markdown are decoded in-process with `decode`.
 
 - PDF (pypdfium2, chosen over pypdf by `benchmarks/pdf_extract.py`): per-page characters with their positions,
   rebuilt into paragraphs by `pdftext` (running headers, footers and page numbers dropped, line-end hyphens
@@ -26,9 +27,6 @@ from .errors import UnreadableFileError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused without being read (by `corpus`)
 MAX_DOCX_UNPACKED_BYTES = 10 * MAX_FILE_BYTES  # a DOCX whose parts unpack to more is a zip bomb
-# Bumped when a reader's output changes for the same bytes: `ingest` re-reads files an older reader indexed (their
-# offsets, pages and sections would not match what the reader gives now). Plain text and Markdown are version 1.
-READER_VERSIONS = {".pdf": 2, ".docx": 2, ".html": 1, ".htm": 1}
 _FIELD_LINE = re.compile(r"^([A-Za-z][A-Za-z ]{0,30}):\s+(\S.*)$")
 _HEADING_STYLE = re.compile(r"^heading (\d)$", re.I)
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%d %B %Y", "%Y-%m-%d", "%m/%d/%Y")
@@ -192,6 +190,26 @@ def read_html(source: str, path: Path) -> Extracted:
     return Extracted("\n\n".join(b for b in blocks if b))
 
 
-EXTRACTORS: dict[str, Callable[[str, Path], Extracted]] = {
-    ".pdf": read_pdf, ".docx": read_docx, ".html": read_html, ".htm": read_html,
+@dataclass(frozen=True)
+class Format:
+    """A file type cityqa reads. `kind` names it in messages ("PDF parser"), `label` in the upload box; `read`
+    extracts its text (in the sandbox), None for text decoded as it is. `version` is bumped when the reader's output
+    changes for the same bytes: `ingest` then reads again the files an older reader indexed (their offsets, pages
+    and sections would not match what the reader gives now)."""
+
+    kind: str
+    label: str
+    read: Callable[[str, Path], Extracted] | None = None
+    version: int = 1
+
+
+FORMATS: dict[str, Format] = {
+    ".pdf": Format("PDF", "PDF", read_pdf, version=2),
+    ".docx": Format("DOCX", "Word", read_docx, version=2),
+    ".md": Format("Markdown", "Markdown"),
+    ".markdown": Format("Markdown", "Markdown"),
+    ".txt": Format("text", "plain text"),
+    ".html": Format("HTML", "HTML", read_html),
+    ".htm": Format("HTML", "HTML", read_html),
 }
+TEXT_SUFFIXES = frozenset(suffix for suffix, fmt in FORMATS.items() if fmt.read is None)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .align import Alignment, WordConflict, align
+from .align import Alignment, WordConflict, align, lexicon
 from .answer import Extractor, Scored, citation
 from .chunking import split_sentences
 from .entities import FULL_DATE, MONTH_YEAR, MONTHS, NUMBER_WORDS, YEAR, Gazetteer, iso_date, place_spans
@@ -226,6 +226,7 @@ def _phrases(text: str, taken: list[tuple[int, int]]) -> list[Value]:
     runs: list[list[re.Match[str]]] = []
     current: list[re.Match[str]] = []
     previous_end = 0
+    tokens = [m.group(0) for m in _TOKEN.finditer(text)]
     for i, m in enumerate(_TOKEN.finditer(text)):
         if current and text[previous_end : m.start()].strip():  # punctuation between words ends a run
             runs.append(current)
@@ -235,7 +236,7 @@ def _phrases(text: str, taken: list[tuple[int, int]]) -> list[Value]:
         blocked = any(m.start() < e and s < m.end() for s, e in taken)
         capital = token[:1].isupper() and not blocked
         initial = i == 0 or text[: m.start()].rstrip().endswith((".", ":", "—", ";"))
-        if capital and initial and token.lower() in STOPWORDS | {"but", "and", "just", "however"}:
+        if capital and initial and _sentence_opener(token, tokens[i + 1] if i + 1 < len(tokens) else None):
             capital = False
         if capital and token.lower() in MONTHS:
             capital = False
@@ -259,6 +260,23 @@ def _phrases(text: str, taken: list[tuple[int, int]]) -> list[Value]:
         kind = "name" if 2 <= len(tokens) <= 4 and not set(tokens) & _ORG_WORDS - _TITLES else "entity"
         values.append(Value(kind, tuple(tokens), surface, start, start + len(surface)))
     return values
+
+
+# English prepositions and conjunctions that open sentences ('Among the nine cities…', 'Per the survey…'); closed
+# word classes of the language, which WordNet (nouns, verbs, adjectives, adverbs only) does not list
+_CLOSED_CLASS = frozenset("""although amid amidst among amongst and besides but despite however moreover nevertheless
+    notwithstanding per since though thus unless unlike upon via whereas whether within yet""".split())
+
+
+def _sentence_opener(token: str, following: str | None) -> bool:
+    """Whether a capitalised word opening a sentence is an ordinary word there, not the start of a name: a
+    function word, or an adverb, adjective or verb not followed by another capitalised word ('Back in the 1950s',
+    'Even though…'; but 'Long Beach', 'Global Affairs Survey' stay names)."""
+    lower = token.lower()
+    if lower in STOPWORDS or lower in _CLOSED_CLASS:
+        return True
+    kind = lexicon().pos(lower)
+    return kind in {"r", "a", "v"} and not (following and following[:1].isupper())
 
 
 # ------------------------------------------------------------------ comparing a claim with one candidate

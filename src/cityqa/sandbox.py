@@ -33,7 +33,6 @@ PARSE_TIMEOUT_SECONDS = 30.0
 PARSE_CPU_SECONDS = 60
 PARSE_MEMORY_BYTES = 2 << 30
 MAX_EXTRACTED_CHARS = 20_000_000
-FORMAT_NAMES = {".pdf": "PDF", ".docx": "DOCX", ".html": "HTML", ".htm": "HTML"}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -46,14 +45,15 @@ class ParseFailure(Exception):
 
 
 def extract(suffix: str, path: Path, source: str, timeout: float | None = None) -> Extracted:
-    """`path` as `extractors.EXTRACTORS[suffix]` extracts it, computed in a limited child process.
+    """`path` as its format's reader (`extractors.FORMATS[suffix].read`) extracts it, computed in a limited child
+    process.
 
     Raises `ParseFailure` with a reason when the parser refuses the file, fails, crashes, runs out of memory or
     time, or extracts too much text."""
-    kind = FORMAT_NAMES.get(suffix, suffix)
-    result = _run([suffix, str(path), source], b"", f"{kind} parser", timeout)
-    from .extractors import Extracted
+    from .extractors import FORMATS, Extracted
 
+    kind = FORMATS[suffix].kind
+    result = _run([suffix, str(path), source], b"", f"{kind} parser", timeout)
     return Extracted(str(result["text"]), [int(n) for n in result.get("pages", ())],
                      {str(k): str(v) for k, v in result.get("metadata", {}).items()})
 
@@ -108,12 +108,15 @@ def _signal_name(number: int) -> str:
 def _child(suffix: str, path: str, source: str) -> dict[str, Any]:
     _limit_resources()
     from cityqa.errors import UnreadableFileError  # `import cityqa` is lazy: these two modules are all it loads
-    from cityqa.extractors import EXTRACTORS
+    from cityqa.extractors import FORMATS
 
-    kind = FORMAT_NAMES.get(suffix, suffix)
+    fmt = FORMATS[suffix]
+    kind, read = fmt.kind, fmt.read
+    if read is None:
+        return {"error": f"{kind} files are decoded, not parsed"}
     max_chars = int(os.environ.get("CITYQA_MAX_EXTRACTED_CHARS", MAX_EXTRACTED_CHARS))
     try:
-        extracted = EXTRACTORS[suffix](source, Path(path))
+        extracted = read(source, Path(path))
     except UnreadableFileError as exc:
         return {"error": exc.reason}
     except RecursionError:

@@ -44,12 +44,12 @@ from .briefing import (
 from .corpus import file_sha256, read_document
 from .entities import Gazetteer, gazetteer_for
 from .errors import CityqaError, ConfigError, UploadError
+from .extractors import FORMATS
 from .pages import page_image
 from .settings import Settings
 from .text import fold
 from .types import Answer, Chunk, Citation, DocumentKind, Mark, SearchFilters, Verdict
 from .uploads import (
-    FORMATS,
     add_and_index,
     removal_message,
     remove_and_index,

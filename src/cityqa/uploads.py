@@ -39,17 +39,22 @@ from typing import Any, Protocol
 
 from .corpus import file_sha256, read_document
 from .errors import CityqaError, UnreadableFileError, UploadError
-from .extractors import MAX_FILE_BYTES, decode
+from .extractors import FORMATS, MAX_FILE_BYTES, decode
 from .settings import Settings
 from .types import Document, IngestReport
 
 Progress = Callable[[int, int, str], None]  # (done, total, what), as `ingest` reports it
 
-FORMATS: dict[str, str] = {
-    ".pdf": "PDF", ".docx": "Word (DOCX)", ".md": "Markdown", ".markdown": "Markdown", ".txt": "plain text",
-    ".html": "HTML", ".htm": "HTML",
-}
-ACCEPTED_LIST = "PDF, Word (.docx), Markdown (.md), plain text (.txt) or HTML (.html)"
+
+
+def _accepted_list() -> str:
+    """'PDF (.pdf), Word (.docx), … or HTML (.html)': every format ingest reads, each label once."""
+    first_suffix = {fmt.label: suffix for suffix, fmt in reversed(FORMATS.items())}
+    parts = [f"{label} ({suffix})" for label, suffix in reversed(first_suffix.items())]
+    return f"{', '.join(parts[:-1])} or {parts[-1]}"
+
+
+ACCEPTED_LIST = _accepted_list()
 REMOVED_DIR = ".removed"  # hidden: `corpus.iter_corpus` never indexes it
 MAX_NAME_CHARS = 120
 DOCX_PARTS = ("word/document.xml", "[Content_Types].xml")
@@ -79,7 +84,7 @@ class SavedUpload:
     path: Path
     size: int
     sha256: str
-    format: str  # "PDF", "Word (DOCX)", …
+    format: str  # "PDF", "Word", … (`extractors.Format.label`)
     previous: Path | None = None  # where the version it replaced was kept (in .removed/), if it replaced one
 
 
@@ -151,7 +156,7 @@ def file_format(name: str) -> str:
     if suffix not in FORMATS:
         what = f"'{suffix}' files" if suffix else "files without an extension"
         raise UploadError(name, f"{what} are not accepted; upload a {ACCEPTED_LIST} file")
-    return FORMATS[suffix]
+    return FORMATS[suffix].label
 
 
 def detect_content(data: bytes) -> str:
