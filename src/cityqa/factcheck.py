@@ -789,7 +789,7 @@ def _decide(claim: str, candidates: list[Candidate]) -> Verdict:
     if best_contra:
         comp = best_contra.comparison
         return _verdict(claim, "contradicted", 0.5 + 0.5 * comp.overlap * comp.predicate, best_contra, comp.mismatches)
-    closest = max(candidates, key=lambda c: (c.comparison.overlap + c.comparison.predicate, c.score), default=None)
+    closest = max(candidates, key=_strength, default=None)  # the sentence lining up best, mismatches counted
     closeness = 0.5 * (closest.comparison.overlap + closest.comparison.predicate) if closest else 0.0
     return _verdict(claim, "not_found", max(0.05, 1.0 - closeness), closest, [])
 
