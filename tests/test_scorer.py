@@ -11,6 +11,7 @@ import pytest
 from cityqa import Assistant
 from cityqa.errors import ConfigError
 from cityqa.metrics import calibration
+from cityqa.reader import READER_DIR, Reader
 from cityqa.scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,
@@ -74,8 +75,8 @@ def test_answerability_features_use_the_best_candidate() -> None:
     features = np.zeros((3, len(FEATURES)), dtype=np.float32)
     features[1, FEATURES.index("cos_max")] = 0.8
     align = np.array([[0.0, 0.0, 0.0], [0.9, 0.7, 0.0], [0.5, 0.2, 0.5]])
-    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align)
-    assert len(out) == len(ANSWERABILITY_FEATURES)
+    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align, -1.25)
+    assert len(out) == len(ANSWERABILITY_FEATURES) and out[ANSWERABILITY_FEATURES.index("reader")] == -1.25
     assert out[0] == 2.0 and out[1] == pytest.approx(0.5)
     assert out[ANSWERABILITY_FEATURES.index("cos_max")] == pytest.approx(0.8)
     assert out[ANSWERABILITY_FEATURES.index("align_min")] == pytest.approx(0.7)
@@ -111,6 +112,48 @@ def test_shipped_scorer_is_complete_and_documented() -> None:
     assert 0.0 < data["threshold"] < 1.0 and data["seed"] and data["data"]["squad_split"]["test"]
     assert set(data["data"]["squad_split"]["test"]).isdisjoint(data["data"]["squad_split"]["train"])
     assert set(data["dev"]) == {"squad", "gold"}  # the figures it reached on data it was not fitted on
+    confidence = data["answerable"]
+    assert confidence["weights"][confidence["names"].index("reader")] > 0  # the reader's "answers" raises it
+
+
+# ------------------------------------------------------------------ the answerability reader (real model)
+
+DEV_PAIRS = Path(__file__).parent / "fixtures" / "reader_dev_pairs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return ScorerModel().reader
+
+
+def test_the_reader_tells_answers_from_plausible_sentences_on_an_article_it_never_saw(reader: Reader) -> None:
+    """80 pairs of the SQuAD dev article (40 answer sentences, 40 plausible-answer sentences of unanswerable
+    questions, drawn with seed 7; never trained on): the shipped reader ranks an answer sentence above a merely
+    plausible one well above chance, where the question's word overlap cannot (both kinds share its words)."""
+    rows = [json.loads(line) for line in DEV_PAIRS.read_text(encoding="utf-8").splitlines()]
+    scores = np.concatenate([reader.logits(r["question"], [r["sentence"]]) for r in rows])
+    answers = np.array([r["answers"] for r in rows])
+    auc = float(np.mean([p > n for p in scores[answers] for n in scores[~answers]]))
+    overlap = np.array([len(set(r["question"].lower().split()) & set(r["sentence"].lower().split())) for r in rows])
+    auc_overlap = float(np.mean([p > n for p in overlap[answers] for n in overlap[~answers]]))
+    print(f"\nreader AUC {auc:.3f} on 80 dev pairs; word overlap {auc_overlap:.3f}")
+    assert auc >= 0.65 and auc > auc_overlap + 0.1
+
+
+def test_reader_scores_are_repeatable_and_independent_of_order(reader: Reader) -> None:
+    question = "Who drained the lake in 1900?"
+    texts = ["Engineers from the valley drained the lake in 1900 to make farmland.", "The lake is deep."]
+    alone = reader.logits(question, texts[:1])
+    assert np.array_equal(alone, reader.logits(question, texts[:1]))
+    together = reader.logits(question, texts)
+    assert together.shape == (2,) and np.allclose(together, reader.logits(question, texts[::-1])[::-1], atol=1e-5)
+    assert reader.logits(question, []).shape == (0,)
+
+
+def test_a_missing_reader_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / READER_DIR).mkdir()
+    with pytest.raises(ConfigError, match=r"lacks model-int8\.onnx, tokenizer\.json, meta\.json\..*make train"):
+        Reader(tmp_path / READER_DIR)
 
 
 def test_a_missing_or_stale_scorer_is_a_clear_error(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from .scorer import (
     QuestionView,
     ScorerModel,
     alignment,
+    best_candidate,
     bigram_share,
     feature_matrix,
     log1p,
@@ -250,7 +251,8 @@ class Extractor:
             vectors = self.embedder.token_vectors([question, *(self.quote_text(scored[i]) for i in top)])
             align[top] = [alignment(vectors[0], v) for v in vectors[1:]]
             logits = merge_logits(first, top, model.stage2.logit(stage2_features(first[top], align[top])))
-        confidence = model.confidence(logits, features, align)
+        reader = float(model.reader.logits(question, [self.quote_text(scored[best_candidate(logits)])])[0])
+        confidence = model.confidence(logits, features, align, reader)
         best = float(logits.max())
         for s, logit in zip(scored, logits, strict=True):
             s.score = confidence * math.exp(min(0.0, float(logit) - best))

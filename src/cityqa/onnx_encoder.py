@@ -60,11 +60,11 @@ def export(st_model: Any, model_name: str, model_path: str, folder: Path, quanti
     if not is_exported(folder, model_name):
         _export_fp32(st_model, model_name, model_path, folder)
     if quantized and not is_exported(folder, model_name, quantized=True):
-        _quantize(folder)
+        quantize(folder)
     return folder
 
 
-def _quantize(folder: Path) -> None:
+def quantize(folder: Path) -> None:
     """Write model-int8.onnx from model.onnx, then record the scheme in meta.json (both replaced atomically).
 
     Per-channel weight scales keep the vectors at cosine ~0.993 to fp32 (one scale per tensor: 0.957) at the same

@@ -13,11 +13,13 @@ half of the gold questions, never on the articles or questions reported on:
    closest token in the sentence, by the contextual token vectors of the same bundled model (no other model,
    about 2 ms a sentence); a second logistic regression combines stage 1's logit with the alignment.
 3. **Confidence**: a third logistic regression, fitted on held-out data, turns the best candidate's logit, its
-   lead over the runner-up, and whether it holds the question's names, numbers and rarest words into
-   `Answer.confidence`: the probability that the quoted sentence answers the question. The assistant abstains
-   below the threshold chosen with it.
+   lead over the runner-up, whether it holds the question's names, numbers and rarest words, and the
+   answerability reader's logit for it (`reader.py`: a cross-encoder that reads question and sentence together)
+   into `Answer.confidence`: the probability that the quoted sentence answers the question. The assistant
+   abstains below the threshold chosen with it.
 
-All three are a few dozen numbers in `cityqa/models/scorer.json`; `Settings.scorer_dir` points elsewhere.
+The three regressions are a few dozen numbers in `cityqa/models/scorer.json`, the reader an int8 ONNX model in
+`cityqa/models/reader/`; `Settings.scorer_dir` points elsewhere.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .entities import find_dates, find_years, has_number
+from .reader import READER_DIR, Reader
 from .text import STOPWORDS, content_terms, term_tuple
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -215,9 +218,15 @@ class ScorerModel:
             raise ConfigError(f"The answer scorer {path} was fitted on other features; run `make train` again.")
         self.meta = data
 
-    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray) -> float:
-        """The probability that the best candidate answers the question (see `answerability_features`)."""
-        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align))))
+    @cached_property
+    def reader(self) -> Reader:
+        """The answerability reader fitted with this scorer (loaded on first use)."""
+        return Reader(self.folder / READER_DIR)
+
+    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray, reader: float) -> float:
+        """The probability that the best candidate answers the question (see `answerability_features`); `reader`
+        is the reader's logit for that candidate."""
+        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, reader))))
 
 
 # ------------------------------------------------------------------ stage 2: token alignment
@@ -267,21 +276,29 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 
 
 # What the calibrated confidence looks at: the best candidate's final logit and its lead over the runner-up,
-# whether it holds the question's names, numbers and rarest words, and how well the question's words align.
+# whether it holds the question's names, numbers and rarest words, how well the question's words align, and what
+# the answerability reader makes of it.
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
                  "missing_top")
-ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low")
+ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "reader")
 
 
-def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray) -> np.ndarray:
+def best_candidate(logits: np.ndarray) -> int:
+    """The candidate the answer would quote: the highest final logit (the first of equals)."""
+    return int(np.argsort(-logits, kind="stable")[0])
+
+
+def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray, reader: float
+                           ) -> np.ndarray:
     """Inputs of the confidence model for one question: `logits` of its candidates (final stage), `features`
-    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned)."""
+    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `reader` the
+    answerability reader's logit for the best candidate."""
     order = np.argsort(-logits, kind="stable")
     best = float(logits[order[0]])
     margin = best - float(logits[order[1]]) if len(order) > 1 else 5.0
     top = features[order[0]]
     return np.array([best, min(margin, 5.0), *(float(top[FEATURES.index(n)]) for n in _TOP_FEATURES),
-                     *align[order[0]].tolist()])
+                     *align[order[0]].tolist(), reader])
 
 
 def log1p(x: float) -> float:

@@ -10,13 +10,18 @@ Data, split before anything is fitted:
 Steps: index each corpus with the current settings; for every question retrieve passages exactly as
 `Assistant.ask` does and collect every candidate sentence with its features and label (does it hold the answer);
 fit stage 1 (logistic regression on the features) on the train split; align each question with stage 1's best
-`TOP_N` sentences (`scorer.alignment`) and fit stage 2 on the dev split; fit the confidence model on the dev split
-and the report's training questions (SQuAD and the report weighted alike); choose the abstention threshold as the
+`TOP_N` sentences (`scorer.alignment`) and fit stage 2 on the dev split; fine-tune the answerability reader on the
+SQuAD training articles (`train_reader`); fit the confidence model, which also reads the reader's logit for the
+best sentence, on the dev split and the report's training questions (SQuAD and the report weighted alike);
+choose the abstention threshold as the
 highest at which every training and dev document wrongly abstains on at most `TARGET_FALSE_NOT_FOUND` of its
-answerable questions.
+answerable questions on average. The confidence there must be what a new document would get, so each training
+article's questions are read by a reader fine-tuned on the other half of the training articles (cross-fitting, two
+folds; `out_of_fold_readers`), never by the shipped reader that read them.
 
 To fit it for another corpus, write its questions in the gold format and pass `--gold FILE --corpus DIR`
-(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 4 minutes on 2 cores.
+(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 8 minutes on 2 cores (the reader
+takes 4 to 5 of them).
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ import json
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .reader import READER_DIR, Reader
 from .scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,
@@ -42,6 +49,7 @@ from .scorer import (
     Linear,
     alignment,
     answerability_features,
+    best_candidate,
     feature_matrix,
     merge_logits,
     question_type,
@@ -49,6 +57,7 @@ from .scorer import (
 )
 from .settings import Settings
 from .squad import SquadSet, load_squad, split_articles
+from .train_reader import fit_reader, reader_pairs
 
 SEED = 12
 N_DEV_ARTICLES, N_TEST_ARTICLES = 1, 2
@@ -197,11 +206,15 @@ def choose_threshold(conf: np.ndarray, answerable: np.ndarray, source: np.ndarra
     return round(best, 2)
 
 
+ReaderOf = Callable[[Group], Reader]
+
+
 def fit_confidence(
-    groups: list[Group], stage1: Linear, encoder: Any, stage2: Linear | None = None
+    groups: list[Group], stage1: Linear, encoder: Any, reader_of: ReaderOf, stage2: Linear | None = None
 ) -> tuple[Linear, np.ndarray, np.ndarray]:
-    """Stage 2 (fitted here on `groups` unless given) and, per question, the confidence model's inputs and whether
-    its best candidate is right."""
+    """Stage 2 (fitted here on `groups` unless given) and, per question, the confidence model's inputs (with the
+    logit of a reader that never read its document, for the best candidate, as at question time) and whether its
+    best candidate is right."""
     aligned = align(groups, stage1, encoder)
     if stage2 is None:
         x2 = np.vstack([stage2_features(first[top], a) for first, top, a in aligned])
@@ -212,19 +225,21 @@ def fit_confidence(
         logits = merge_logits(first, top, stage2.logit(stage2_features(first[top], a)))
         full = np.zeros((len(first), 3))
         full[top] = a
-        rows.append(answerability_features(logits, g.features, full))
+        read = float(reader_of(g).logits(g.question, [g.quotes[best_candidate(logits)]])[0])
+        rows.append(answerability_features(logits, g.features, full, read))
         correct.append(g.answerable and g.labels[int(np.argmax(logits))] > 0)
     return stage2, np.vstack(rows), np.array(correct)
 
 
-def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) -> dict[str, Any]:
+def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, reader_of: ReaderOf
+            ) -> dict[str, Any]:
     """Stage 2 on the dev questions; the confidence model on the dev questions and the report's training
     questions, weighted so that SQuAD and the report count alike (its confidence must be a probability on both
     kinds of document); the threshold over every training and dev document. With the dev figures they reach."""
     from .metrics import calibration
 
-    stage2, x_dev, ok_dev = fit_confidence(dev, stage1, encoder)
-    _, x_train, ok_train = fit_confidence(train, stage1, encoder, stage2)
+    stage2, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, reader_of)
+    _, x_train, ok_train = fit_confidence(train, stage1, encoder, reader_of, stage2)
     gold_train = np.array([g.origin == "gold" for g in train])
     fit_groups = [*dev, *(g for g in train if g.origin == "gold")]
     x_fit = np.vstack([x_dev, x_train[gold_train]])
@@ -251,6 +266,24 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) 
     return {"stage2": stage2.to_dict(), "answerable": confidence.to_dict(), "threshold": threshold, "dev": figures}
 
 
+def out_of_fold_readers(squad: SquadSet, titles: list[str], work: Path, fresh: bool) -> dict[str, Reader]:
+    """For each training article (by document name), a reader fine-tuned on the other half of the training
+    articles (kept in `work`; `fresh` fits them again)."""
+    source_of = {title: source for source, title in squad.titles.items()}
+    readers: dict[str, Reader] = {}
+    for k, held in enumerate((titles[0::2], titles[1::2])):
+        folder = work / f"reader-fold-{k}"
+        if fresh or not (folder / "meta.json").is_file():
+            log(f"fine-tuning the out-of-fold reader {k + 1}/2 (not on {', '.join(held)})")
+            rest = [t for t in titles if t not in held]
+            meta = fit_reader(reader_pairs(squad, rest), reader_pairs(squad, held), Settings().embed_model, folder,
+                              SEED, log)
+            log(f"reader {k + 1}/2: AUC {meta['dev_auc']} on the articles it did not read")
+        reader = Reader(folder)
+        readers |= {source_of[title]: reader for title in held}
+    return readers
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -261,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--work", type=Path, default=Path("train-work"), help="indexes and mined candidates")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--keep-reader", action="store_true",
+                        help="reuse the reader already in OUT/reader instead of fine-tuning it again")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     mined = args.work / "groups.pkl"
@@ -282,13 +317,24 @@ def main(argv: list[str] | None = None) -> None:
         f"dev {top1(dev, [stage1.logit(g.features) for g in dev]):.3f}")
     from .embeddings import Embedder
 
+    squad = load_squad(args.squad)
+    split = squad_split(squad)
+    reader_dir = args.out / READER_DIR
+    fresh = not (args.keep_reader and (reader_dir / "meta.json").is_file())
+    if fresh:
+        log("fine-tuning the answerability reader on the SQuAD training articles")
+        reader_meta = fit_reader(reader_pairs(squad, split["train"]), reader_pairs(squad, split["dev"]),
+                                 Settings().embed_model, reader_dir, SEED, log)
+        log(f"reader: {json.dumps(reader_meta)}")
+    final = Reader(reader_dir)
+    folds = out_of_fold_readers(squad, split["train"], args.work, fresh)
     encoder = Embedder()
     encoder.use_index(args.work / "gold-index", "onnx-int8")  # the int8 encoder every index exports
-    fitted = fit_dev(train, dev, stage1, encoder)
+    fitted = fit_dev(train, dev, stage1, encoder, lambda g: folds.get(g.source, final))
     log(f"dev: {json.dumps(fitted['dev'])}; threshold {fitted['threshold']}")
     scorer = {
         "stage1": stage1.to_dict(), **fitted, "top_n": TOP_N, "seed": SEED,
-        "data": {"squad": args.squad.name, "squad_split": squad_split(load_squad(args.squad)), "gold": str(args.gold),
+        "data": {"squad": args.squad.name, "squad_split": split, "gold": str(args.gold),
                  "gold_split": "sha256(id) % 3 == 0 -> dev", "questions": {"train": len(train), "dev": len(dev)}},
         "licence": "fitted on SQuAD 2.0 (CC BY-SA 4.0, Rajpurkar, Jia & Liang 2018) and cityqa's gold questions",
     }
