@@ -20,8 +20,8 @@ article's questions are read by a reader fine-tuned on the other half of the tra
 folds; `out_of_fold_readers`), never by the shipped reader that read them.
 
 To fit it for another corpus, write its questions in the gold format and pass `--gold FILE --corpus DIR`
-(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 8 minutes on 2 cores (the reader
-takes 4 to 5 of them).
+(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 10 minutes on 2 cores, 7 of them for
+the reader and the two out-of-fold readers (`--keep-reader` reuses them: about 2 minutes).
 """
 
 from __future__ import annotations
@@ -225,9 +225,10 @@ def fit_confidence(
         logits = merge_logits(first, top, stage2.logit(stage2_features(first[top], a)))
         full = np.zeros((len(first), 3))
         full[top] = a
-        read = float(reader_of(g).logits(g.question, [g.quotes[best_candidate(logits)]])[0])
+        best = best_candidate(logits)
+        read = float(reader_of(g).logits(g.question, [g.quotes[best]])[0])
         rows.append(answerability_features(logits, g.features, full, read))
-        correct.append(g.answerable and g.labels[int(np.argmax(logits))] > 0)
+        correct.append(g.answerable and g.labels[best] > 0)
     return stage2, np.vstack(rows), np.array(correct)
 
 
