@@ -1,7 +1,7 @@
 """End to end in headless Chromium: ask, see the answer with citation chips, open one, see the quote highlighted;
 fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it; upload a
 PDF in the Corpus tab, watch it index, ask, click the citation under the answer and see the page with the quote
-highlighted; hostile uploads are refused with a message.
+highlighted; hostile uploads are refused with a message; removing a document asks first, and "Cancel" keeps it.
 
 Uses Debian's /usr/bin/chromium (`make test` installs it); never `playwright install`. Fails, not skips, when
 Chromium is missing, so a green run always means the browser really ran.
@@ -305,3 +305,31 @@ def test_a_path_in_the_name_is_reduced_to_its_base_name(library_page: Page, libr
     assert status.startswith("Added outside.md (Markdown, 24 bytes)")
     assert not (corpus.parent / "outside.md").exists()
     assert (corpus / "outside.md").read_bytes() == sneaky["buffer"]
+
+
+def test_removing_a_document_asks_first_and_cancel_keeps_it(library_page: Page, library: Assistant) -> None:
+    page = library_page
+    name = "harbor-memo-to-remove.md"
+    choose_file(page, {"name": name, "mimeType": "text/markdown",
+                       "buffer": b"# Harbor memo\n\nPort Alder opened a harbor office in 2011.\n"})
+    assert add_file(page).startswith(f"Added {name}")
+    confirm, status = page.locator("#cq-remove-confirm"), page.locator("#cq-corpus-status")
+
+    def ask_to_remove() -> None:
+        page.locator("#cq-remove-doc input").click()
+        page.get_by_role("option", name=name).click()
+        page.locator("#cq-remove").click()
+        expect(confirm).to_be_visible()
+        expect(page.locator("#cq-remove-question")).to_contain_text(f"Remove {name}?")
+
+    ask_to_remove()
+    page.locator("#cq-remove-no").click()
+    expect(confirm).to_be_hidden()
+    expect(status).to_contain_text("Nothing was removed.")
+    assert name in library.manifest["files"] and (Path(library.settings.corpus_dir) / name).is_file()
+    ask_to_remove()
+    page.locator("#cq-remove-yes").click()
+    expect(confirm).to_be_hidden()
+    expect(status).to_contain_text(f"Removed {name}", timeout=120_000)
+    expect(page.locator("#cq-corpus")).not_to_contain_text(name)
+    assert name not in library.manifest["files"] and not (Path(library.settings.corpus_dir) / name).exists()

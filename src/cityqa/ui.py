@@ -555,6 +555,16 @@ class _Handlers:
         _discard_upload(path)  # the corpus holds it now; a refused file stays, so it can be added again
         return (_done(upload_message(outcome, corpus_dir)), *self.corpus(), self.documents(), gr.File(value=None))
 
+    @staticmethod
+    def confirm_removal(source: str | None) -> tuple[Any, str, str]:
+        """The first step of a removal: the question asking to confirm it (shown with its two buttons), or why
+        there is nothing to remove. Nothing changes until "Yes, remove it"."""
+        if not source:
+            return gr.Row(visible=False), "", NO_DOCUMENT
+        question = (f"**Remove {escape_md(source)}?** Its passages leave the index; the file moves to the corpus "
+                    "folder's `.removed` folder, from where it can be moved back.")
+        return gr.Row(visible=True), question, ""
+
     def remove(self, source: str | None, progress: Callable[..., Any]) -> tuple[Any, ...]:
         """Move an indexed document to the corpus folder's .removed/ and drop its passages from the index."""
         if not source:
@@ -920,7 +930,7 @@ def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
     summary = gr.Markdown(elem_id="cq-corpus-summary")
     with gr.Row(equal_height=False):
         upload, replace, add = _upload_box(h)
-        remove_doc, remove = _remove_box()
+        remove_doc, remove, (confirm, question, yes, no) = _remove_box()
     status = gr.Markdown(elem_id="cq-corpus-status")
     table = gr.Dataframe(
         headers=["Document", "Type", "Size", "Chunks", "Last indexed (UTC)", "SHA-256"], interactive=False,
@@ -947,7 +957,14 @@ def _corpus_tab(h: _Handlers, app: gr.Blocks) -> None:
     reindex.click(run_reindex, None, [status, summary, table], api_name="reindex", **writes)
     add.click(run_upload, [upload, replace], [status, summary, table, remove_doc, upload], api_name="upload",
               **writes)
-    remove.click(run_remove, [remove_doc], [status, summary, table, remove_doc], api_name="remove", **writes)
+    hide_confirm: dict[str, Any] = {"fn": lambda: gr.Row(visible=False), "inputs": None, "outputs": [confirm],
+                                    "api_visibility": "private"}
+    remove.click(h.confirm_removal, [remove_doc], [confirm, question, status], api_visibility="private")
+    remove_doc.change(**hide_confirm)  # a question about one document never confirms the removal of another
+    yes.click(**hide_confirm).then(run_remove, [remove_doc], [status, summary, table, remove_doc],
+                                   api_name="remove", **writes)
+    no.click(lambda: (gr.Row(visible=False), "Nothing was removed."), None, [confirm, status],
+             api_visibility="private")
 
 
 def _upload_box(h: _Handlers) -> tuple[Any, Any, Any]:
@@ -969,17 +986,22 @@ def _upload_box(h: _Handlers) -> tuple[Any, Any, Any]:
     return upload, replace, add
 
 
-def _remove_box() -> tuple[Any, Any]:
+def _remove_box() -> tuple[Any, Any, tuple[Any, Any, Any, Any]]:
+    """The remove list and button, and the confirmation (a question, "Yes, remove it", "Cancel") it shows first."""
     with gr.Column(scale=2, min_width=300, elem_id="cq-remove-box"):
         gr.Markdown("### Remove a document")
         # choices are filled on page load: the login page must not list the documents (see `_ask_tab`)
         remove_doc = gr.Dropdown([], label="Indexed document", elem_id="cq-remove-doc")
         remove = gr.Button("Remove and re-index", variant="stop", size="sm", elem_id="cq-remove")
+        with gr.Row(visible=False, elem_id="cq-remove-confirm") as confirm:
+            question = gr.Markdown(elem_id="cq-remove-question")
+            yes = gr.Button("Yes, remove it", variant="stop", size="sm", elem_id="cq-remove-yes")
+            no = gr.Button("Cancel", size="sm", elem_id="cq-remove-no")
         gr.Markdown(
             "Its passages leave the index. The file is not deleted: it moves to the hidden `.removed` folder inside "
             "the corpus folder, from where it can be moved back.", elem_classes="cq-hint",
         )
-    return remove_doc, remove
+    return remove_doc, remove, (confirm, question, yes, no)
 
 
 def _evaluation_tab(h: _Handlers, tab: gr.Tab) -> None:
