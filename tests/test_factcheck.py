@@ -313,3 +313,12 @@ def test_the_check_limit_is_the_same_in_the_cli(
 def test_a_sentence_opening_word_is_not_taken_for_a_name(text: str, expected: list[tuple[str, str]]) -> None:
     values = [(v.kind, v.surface) for v in factcheck.extract_values(text) if v.kind in {"name", "entity"}]
     assert values == expected
+
+
+def test_a_title_said_after_the_name_is_the_same_title() -> None:
+    evidence = Text.of("Ada Lind, Commissioner of the Port of Alder, private interview, March 2, 2024.")
+    same = compare(Text.of("Port of Alder Commissioner Ada Lind gave a private interview in March 2024."), evidence)
+    assert not same.unverified and not same.mismatches
+    other = compare(Text.of("Port of Riverbend Commissioner Ada Lind gave a private interview in March 2024."),
+                    evidence)
+    assert any(v.kind == "entity" for v in other.unverified) or other.mismatches

@@ -96,6 +96,8 @@ CONTRADICT_PREDICATE = 0.40
 # Each further differing value makes it less likely the evidence is about the same fact (altered gold claims
 # differ in one value; not_found claims that hit a loosely related sentence often differ in two to four).
 EXTRA_MISMATCH_PENALTY = 0.1
+# Words a title or organisation phrase may be spread over beyond its own, said in another order ('of the')
+REORDER_SLACK = 4
 MIN_CLAIM_CHARS = 3
 # A claim with one word replaced ('students' for 'business leaders') keeps nearly all its other words; a claim in
 # its own words that happens to line up one word against another keeps fewer.
@@ -349,6 +351,18 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(words(text))
 
 
+def _reordered(hay: Sequence[str], needle: Sequence[str]) -> bool:
+    """Whether every content word of a title or organisation phrase of three or more stands within one short
+    stretch of `hay`, in any order: a title put after the name ('Port of Oakland Commissioner Ada Lind' / 'Ada
+    Lind, Commissioner of the Port of Oakland'). The stretch is the phrase's length plus REORDER_SLACK words."""
+    wanted = [w for w in needle if w not in STOPWORDS]
+    if len(wanted) < 3:
+        return False
+    width = len(wanted) + REORDER_SLACK
+    return any(all(any(same_token(h, w) for h in hay[i : i + width]) for w in wanted)
+               for i in range(max(1, len(hay) - width + 1)))
+
+
 def _contains(hay: Sequence[str], needle: Sequence[str], same: Callable[[str, str], bool] = same_token) -> bool:
     n = len(needle)
     return n > 0 and any(
@@ -373,7 +387,8 @@ def _only_derived(value: Value, claim: Text, evidence: Text) -> bool:
 def _present(value: Value, evidence: Text) -> bool:
     """Whether the evidence states `value` (same key; for names, places and phrases: same words)."""
     if value.kind in {"place", "name", "entity"}:
-        return _contains(evidence.tokens, _words(value.surface))
+        words = _words(value.surface)
+        return _contains(evidence.tokens, words) or (value.kind == "entity" and _reordered(evidence.tokens, words))
     if value.kind == "count":
         return any(v.kind == "count" and v.key == value.key for v in evidence.values)
     if value.kind == "number":
