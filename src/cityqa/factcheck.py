@@ -273,7 +273,7 @@ _CLOSED_CLASS = frozenset("""although amid amidst among amongst and besides but 
 def _sentence_opener(token: str, following: str | None) -> bool:
     """Whether a capitalised word opening a sentence is an ordinary word there, not the start of a name: a
     function word, or an adverb, adjective or verb not followed by another capitalised word ('Back in the 1950s',
-    'Even though…'; but 'Long Beach', 'Global Affairs Survey' stay names)."""
+    'Even though…'; but 'New Haven', 'Global Affairs Survey' stay names)."""
     lower = token.lower()
     if lower in STOPWORDS or lower in _CLOSED_CLASS:
         return True
@@ -353,8 +353,8 @@ def _words(text: str) -> tuple[str, ...]:
 
 def _reordered(hay: Sequence[str], needle: Sequence[str]) -> bool:
     """Whether every content word of a title or organisation phrase of three or more stands within one short
-    stretch of `hay`, in any order: a title put after the name ('Port of Oakland Commissioner Ada Lind' / 'Ada
-    Lind, Commissioner of the Port of Oakland'). The stretch is the phrase's length plus REORDER_SLACK words."""
+    stretch of `hay`, in any order: a title put after the name ('Port of Alder Commissioner Ada Lind' / 'Ada
+    Lind, Commissioner of the Port of Alder'). The stretch is the phrase's length plus REORDER_SLACK words."""
     wanted = [w for w in needle if w not in STOPWORDS]
     if len(wanted) < 3:
         return False
