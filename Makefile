@@ -59,7 +59,7 @@ bench: dev
 bench-quick: dev
 	$(PY) benchmarks/run.py --quick
 
-# refit the answer scorer and its reader shipped in src/cityqa/models/ (about 10 min on 2 cores; see README "Answer scorer")
+# refit the answer scorer shipped in src/cityqa/models/scorer.json (about 2 min on 2 cores; see README "Answer scorer")
 SQUAD ?= ../shared/bench/squad-public.json
 train: install
 	$(PY) -m cityqa.train --squad $(SQUAD) --work train-work

@@ -23,15 +23,14 @@ REPO = PACKAGE.parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("types", "errors", "settings", "text", "pdftext"),  # records and text helpers
     ("entities", "align", "extractors", "pdfrender", "onnx_encoder"),  # words, places, format readers, the encoder
-    # reading, scoring (the scorer and its answerability reader), metrics
-    ("sandbox", "pages", "corpus", "chunking", "embeddings", "reader", "scorer", "squad", "metrics"),
+    ("sandbox", "pages", "corpus", "chunking", "embeddings", "scorer", "squad", "metrics"),  # reading, scoring
     ("nodes", "vectors", "bm25", "store"),  # storage: a generation's node files, Chroma, BM25; the manifest
     ("ingest", "retrieve", "uploads"),
     ("answer", "followup"),
     ("factcheck",),
     ("assistant",),
     ("baselines", "briefing"),
-    ("evaluate", "report", "squad_eval", "train_reader", "train"),  # evaluation runners and reports
+    ("evaluate", "report", "squad_eval", "train"),  # evaluation runners and reports
     ("ui", "cli", "__init__"),  # edges
 )
 LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}

@@ -2,8 +2,8 @@
 
 Every sentence of the retrieved passages is a candidate. The learned scorer (`scorer.py`) gives each one the
 probability that it holds the answer: generic features (meaning, word coverage, the kind of answer asked for
-against what the sentence holds, the passage's rank) in a logistic regression, then a fine-tuned cross-encoder
-over the best few, combined and calibrated on data the scorer was not fitted on. The best sentence is the answer,
+against what the sentence holds) in a logistic regression, then the question aligned word by word with the best
+few, combined and calibrated on data the scorer was not fitted on. The best sentence is the answer,
 verbatim, when its probability reaches the abstention threshold (with the sentence before it when it opens with a
 pronoun, the rest of a glossary entry the question names, and for list questions up to two more sentences that
 add names or numbers the first lacks); below it the assistant says the documents do not contain the answer and
@@ -28,6 +28,7 @@ from .scorer import (
     alignment,
     best_candidate,
     bigram_share,
+    contrasts,
     feature_matrix,
     log1p,
     merge_logits,
@@ -251,8 +252,9 @@ class Extractor:
             vectors = self.embedder.token_vectors([question, *(self.quote_text(scored[i]) for i in top)])
             align[top] = [alignment(vectors[0], v) for v in vectors[1:]]
             logits = merge_logits(first, top, model.stage2.logit(stage2_features(first[top], align[top])))
-        reader = float(model.reader.logits(question, [self.quote_text(scored[best_candidate(logits)])])[0])
-        confidence = model.confidence(logits, features, align, reader)
+        best_one = scored[best_candidate(logits)]
+        contrast = contrasts(QuestionView.of(question), self.quote_text(best_one), self.sentence_before(best_one))
+        confidence = model.confidence(logits, features, align, contrast)
         best = float(logits.max())
         for s, logit in zip(scored, logits, strict=True):
             s.score = confidence * math.exp(min(0.0, float(logit) - best))
@@ -265,6 +267,13 @@ class Extractor:
         chunk = s.hit.chunk
         start, end = quote_span(chunk, s.sentence)
         return chunk.text[start - chunk.start : end - chunk.start]
+
+    @staticmethod
+    def sentence_before(s: Scored) -> str:
+        """The sentence before a candidate in its passage ('' for the first)."""
+        chunk = s.hit.chunk
+        index = chunk.sentences.index(s.sentence)
+        return chunk.sentence_text(chunk.sentences[index - 1]) if index else ""
 
     def rank_by_similarity(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Every sentence of `hits` ordered by meaning and words alone (no answer-type reasoning): how close a

@@ -13,13 +13,13 @@ half of the gold questions, never on the articles or questions reported on:
    closest token in the sentence, by the contextual token vectors of the same bundled model (no other model,
    about 2 ms a sentence); a second logistic regression combines stage 1's logit with the alignment.
 3. **Confidence**: a third logistic regression, fitted on held-out data, turns the best candidate's logit, its
-   lead over the runner-up, whether it holds the question's names, numbers and rarest words, and the
-   answerability reader's logit for it (`reader.py`: a cross-encoder that reads question and sentence together)
-   into `Answer.confidence`: the probability that the quoted sentence answers the question. The assistant
-   abstains below the threshold chosen with it.
+   lead over the runner-up, whether it holds the question's names, numbers and rarest words, how well the question
+   aligns with it, and two signs that it only seems to answer (`contrasts`: the question negates and the sentence
+   does not, or it asks with the opposite of a word the sentence uses) into `Answer.confidence`: the probability
+   that the quoted sentence answers the question. The assistant abstains below the threshold chosen with it.
 
-The three regressions are a few dozen numbers in `cityqa/models/scorer.json`, the reader an int8 ONNX model in
-`cityqa/models/reader/`; `Settings.scorer_dir` points elsewhere.
+The three regressions are a few dozen numbers in `cityqa/models/scorer.json`; `Settings.scorer_dir` points
+elsewhere.
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .align import lexicon
 from .entities import find_dates, find_years, has_number
-from .reader import READER_DIR, Reader
-from .text import STOPWORDS, content_terms, term_tuple
+from .text import NEGATIONS, STOPWORDS, content_terms, stem, term_tuple, words
 
 MODELS_DIR = Path(__file__).parent / "models"
 SCORER_FILE = "scorer.json"
@@ -109,16 +109,60 @@ class QuestionView:
     names: set[str]  # stemmed terms of the capitalised words after the first: the things the question names
     values: set[str]  # numbers and years the question gives
     head: str | None  # the first content word that is not a name: what is asked about ("the *budget* of X")
+    negates: bool = False  # the question asks about what is *not* so ("which city has no port")
+    forms: frozenset[str] = frozenset()  # its words' stems and base forms
+    opposites: frozenset[str] = frozenset()  # antonyms of its words (WordNet) that it does not use itself
 
     @classmethod
     def of(cls, question: str) -> QuestionView:
         terms = content_terms(question)
         names = {t for m in _CAPITALISED.finditer(question.strip()) for t in content_terms(m.group(0))}
         head = next((t for t in terms if t not in names), None)
-        return cls(terms, set(itertools.pairwise(terms)), set(terms), names, set(_NUMBERS.findall(question)), head)
+        tokens = words(question)
+        forms = frozenset(f for w in tokens for f in word_forms(w))
+        opposites = frozenset(a for w in tokens for a in lexicon().antonyms(w)) - forms
+        return cls(terms, set(itertools.pairwise(terms)), set(terms), names, set(_NUMBERS.findall(question)), head,
+                   _asks_negated(tokens), forms, opposites)
 
 
 _NUMBERS = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+
+
+@lru_cache(maxsize=65536)
+def word_forms(word: str) -> frozenset[str]:
+    """A lower-cased word's stem and base forms: 'fell' is a form of 'fall', 'cities' of 'city'."""
+    return frozenset((stem(word), *lexicon().bases(word)))
+
+
+def contrasts(view: QuestionView, sentence: str, before: str = "") -> tuple[float, float]:
+    """Two ways a sentence only seems to answer, the commonest ways of writing an unanswerable question in SQuAD
+    2.0 (Rajpurkar, Jia & Liang 2018), each 1 or 0:
+
+    * *negated*: the question negates ("which was *not* ...") and neither the sentence nor the one `before` it
+      says no, lacks, excludes ("all but", "except") or fails; "if not" and "whether or not" do not count;
+    * *opposite*: the sentence uses the opposite of a question word (WordNet's antonyms) where the question does
+      not use the sentence's word ("ranked *lower*" against "ranked *higher*"; not "did it rise or fall").
+
+    On the SQuAD training articles the two mark 17% of the sentences that hold only a plausible answer and 2% of
+    those that hold the answer."""
+    said = words(sentence)
+    negated = view.negates and not _excludes(said) and not _excludes(words(before))
+    opposite = any(not (forms := word_forms(w)) & view.forms and forms & view.opposites for w in said)
+    return float(negated), float(opposite)
+
+
+_NEGATING = NEGATIONS | {"cannot", "nothing", "nobody", "nowhere"}
+_EXCLUDING = _NEGATING | {"except", "excluding", "besides", "instead", "rather", "only", "absent", "lacking",
+                          "unable", "fail", "fails", "failed"}
+
+
+def _asks_negated(tokens: list[str]) -> bool:
+    return any((w in _NEGATING or w.endswith("n't")) and not (i and tokens[i - 1] in {"if", "or"})
+               for i, w in enumerate(tokens))
+
+
+def _excludes(tokens: list[str]) -> bool:
+    return any(w in _EXCLUDING or w.endswith("n't") for w in tokens) or ("all", "but") in itertools.pairwise(tokens)
 
 
 def share_found(wanted: set[str], present: set[str]) -> float:
@@ -218,15 +262,11 @@ class ScorerModel:
             raise ConfigError(f"The answer scorer {path} was fitted on other features; run `make train` again.")
         self.meta = data
 
-    @cached_property
-    def reader(self) -> Reader:
-        """The answerability reader fitted with this scorer (loaded on first use)."""
-        return Reader(self.folder / READER_DIR)
-
-    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray, reader: float) -> float:
-        """The probability that the best candidate answers the question (see `answerability_features`); `reader`
-        is the reader's logit for that candidate."""
-        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, reader))))
+    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray,
+                   contrast: tuple[float, float]) -> float:
+        """The probability that the best candidate answers the question (see `answerability_features`);
+        `contrast` is what `contrasts` finds in that candidate."""
+        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, contrast))))
 
 
 # ------------------------------------------------------------------ stage 2: token alignment
@@ -276,11 +316,12 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 
 
 # What the calibrated confidence looks at: the best candidate's final logit and its lead over the runner-up,
-# whether it holds the question's names, numbers and rarest words, how well the question's words align, and what
-# the answerability reader makes of it.
+# whether it holds the question's names, numbers and rarest words, how well the question's words align, and
+# whether it says the opposite of what is asked (`contrasts`).
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
                  "missing_top")
-ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "reader")
+ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "negated",
+                          "opposite")
 
 
 def best_candidate(logits: np.ndarray) -> int:
@@ -288,17 +329,18 @@ def best_candidate(logits: np.ndarray) -> int:
     return int(np.argsort(-logits, kind="stable")[0])
 
 
-def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray, reader: float
-                           ) -> np.ndarray:
+def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray,
+                           contrast: tuple[float, float]) -> np.ndarray:
     """Inputs of the confidence model for one question: `logits` of its candidates (final stage), `features`
-    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `reader` the
-    answerability reader's logit for the best candidate."""
+    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `contrast`
+    the `contrasts` of the best candidate."""
     order = np.argsort(-logits, kind="stable")
     best = float(logits[order[0]])
     margin = best - float(logits[order[1]]) if len(order) > 1 else 5.0
     top = features[order[0]]
     return np.array([best, min(margin, 5.0), *(float(top[FEATURES.index(n)]) for n in _TOP_FEATURES),
-                     *align[order[0]].tolist(), reader])
+                     *align[order[0]].tolist(), *contrast])
+
 
 
 def log1p(x: float) -> float:

@@ -10,18 +10,14 @@ Data, split before anything is fitted:
 Steps: index each corpus with the current settings; for every question retrieve passages exactly as
 `Assistant.ask` does and collect every candidate sentence with its features and label (does it hold the answer);
 fit stage 1 (logistic regression on the features) on the train split; align each question with stage 1's best
-`TOP_N` sentences (`scorer.alignment`) and fit stage 2 on the dev split; fine-tune the answerability reader on the
-SQuAD training articles (`train_reader`); fit the confidence model, which also reads the reader's logit for the
-best sentence, on the dev split and the report's training questions (SQuAD and the report weighted alike);
-choose the abstention threshold as the
-highest at which every training and dev document wrongly abstains on at most `TARGET_FALSE_NOT_FOUND` of its
-answerable questions on average. The confidence there must be what a new document would get, so each training
-article's questions are read by a reader fine-tuned on the other half of the training articles (cross-fitting, two
-folds; `out_of_fold_readers`), never by the shipped reader that read them.
+`TOP_N` sentences (`scorer.alignment`) and fit stage 2 on the dev split; fit the confidence model, which also
+reads the best sentence's `contrasts` with the question, on the dev split and the report's training questions
+(SQuAD and the report weighted alike); choose the abstention threshold as the highest at which every training and
+dev document wrongly abstains on at most `TARGET_FALSE_NOT_FOUND` of its answerable questions on average.
 
 To fit it for another corpus, write its questions in the gold format and pass `--gold FILE --corpus DIR`
-(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 10 minutes on 2 cores, 7 of them for
-the reader and the two out-of-fold readers (`--keep-reader` reuses them: about 2 minutes).
+(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 2 minutes on 2 cores (1 to mine the
+candidates, kept in `WORK/groups.pkl`: delete it after changing a feature).
 """
 
 from __future__ import annotations
@@ -32,14 +28,12 @@ import json
 import os
 import pickle
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .reader import READER_DIR, Reader
 from .scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,
@@ -47,9 +41,11 @@ from .scorer import (
     SCORER_FILE,
     STAGE2_FEATURES,
     Linear,
+    QuestionView,
     alignment,
     answerability_features,
     best_candidate,
+    contrasts,
     feature_matrix,
     merge_logits,
     question_type,
@@ -57,7 +53,6 @@ from .scorer import (
 )
 from .settings import Settings
 from .squad import SquadSet, load_squad, split_articles
-from .train_reader import fit_reader, reader_pairs
 
 SEED = 12
 N_DEV_ARTICLES, N_TEST_ARTICLES = 1, 2
@@ -79,6 +74,7 @@ class Group:
     labels: np.ndarray  # per candidate: holds the answer
     features: np.ndarray  # stage-1 feature matrix
     quotes: list[str]  # what each candidate would be quoted as (aligned in stage 2)
+    befores: list[str]  # the sentence before each candidate in its passage
 
 
 def log(message: str) -> None:
@@ -110,6 +106,7 @@ def _mine(assistant: Any, items: list[dict[str, Any]]) -> list[Group]:
                 np.array([item["label"](s) for s in scored], dtype=np.float32),
                 feature_matrix(rows, question_type(item["question"])),
                 [engine.extractor.quote_text(s) for s in scored],
+                [engine.extractor.sentence_before(s) for s in scored],
             ))
     return groups
 
@@ -206,15 +203,11 @@ def choose_threshold(conf: np.ndarray, answerable: np.ndarray, source: np.ndarra
     return round(best, 2)
 
 
-ReaderOf = Callable[[Group], Reader]
-
-
 def fit_confidence(
-    groups: list[Group], stage1: Linear, encoder: Any, reader_of: ReaderOf, stage2: Linear | None = None
+    groups: list[Group], stage1: Linear, encoder: Any, stage2: Linear | None = None
 ) -> tuple[Linear, np.ndarray, np.ndarray]:
-    """Stage 2 (fitted here on `groups` unless given) and, per question, the confidence model's inputs (with the
-    logit of a reader that never read its document, for the best candidate, as at question time) and whether its
-    best candidate is right."""
+    """Stage 2 (fitted here on `groups` unless given) and, per question, the confidence model's inputs (as at
+    question time) and whether its best candidate is right."""
     aligned = align(groups, stage1, encoder)
     if stage2 is None:
         x2 = np.vstack([stage2_features(first[top], a) for first, top, a in aligned])
@@ -226,21 +219,20 @@ def fit_confidence(
         full = np.zeros((len(first), 3))
         full[top] = a
         best = best_candidate(logits)
-        read = float(reader_of(g).logits(g.question, [g.quotes[best]])[0])
-        rows.append(answerability_features(logits, g.features, full, read))
+        contrast = contrasts(QuestionView.of(g.question), g.quotes[best], g.befores[best])
+        rows.append(answerability_features(logits, g.features, full, contrast))
         correct.append(g.answerable and g.labels[best] > 0)
     return stage2, np.vstack(rows), np.array(correct)
 
 
-def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, reader_of: ReaderOf
-            ) -> dict[str, Any]:
+def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) -> dict[str, Any]:
     """Stage 2 on the dev questions; the confidence model on the dev questions and the report's training
     questions, weighted so that SQuAD and the report count alike (its confidence must be a probability on both
     kinds of document); the threshold over every training and dev document. With the dev figures they reach."""
     from .metrics import calibration
 
-    stage2, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, reader_of)
-    _, x_train, ok_train = fit_confidence(train, stage1, encoder, reader_of, stage2)
+    stage2, x_dev, ok_dev = fit_confidence(dev, stage1, encoder)
+    _, x_train, ok_train = fit_confidence(train, stage1, encoder, stage2)
     gold_train = np.array([g.origin == "gold" for g in train])
     fit_groups = [*dev, *(g for g in train if g.origin == "gold")]
     x_fit = np.vstack([x_dev, x_train[gold_train]])
@@ -267,24 +259,6 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, 
     return {"stage2": stage2.to_dict(), "answerable": confidence.to_dict(), "threshold": threshold, "dev": figures}
 
 
-def out_of_fold_readers(squad: SquadSet, titles: list[str], work: Path, fresh: bool) -> dict[str, Reader]:
-    """For each training article (by document name), a reader fine-tuned on the other half of the training
-    articles (kept in `work`; `fresh` fits them again)."""
-    source_of = {title: source for source, title in squad.titles.items()}
-    readers: dict[str, Reader] = {}
-    for k, held in enumerate((titles[0::2], titles[1::2])):
-        folder = work / f"reader-fold-{k}"
-        if fresh or not (folder / "meta.json").is_file():
-            log(f"fine-tuning the out-of-fold reader {k + 1}/2 (not on {', '.join(held)})")
-            rest = [t for t in titles if t not in held]
-            meta = fit_reader(reader_pairs(squad, rest), reader_pairs(squad, held), Settings().embed_model, folder,
-                              SEED, log)
-            log(f"reader {k + 1}/2: AUC {meta['dev_auc']} on the articles it did not read")
-        reader = Reader(folder)
-        readers |= {source_of[title]: reader for title in held}
-    return readers
-
-
 # ------------------------------------------------------------------ main
 
 
@@ -295,8 +269,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--work", type=Path, default=Path("train-work"), help="indexes and mined candidates")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
-    parser.add_argument("--keep-reader", action="store_true",
-                        help="reuse the reader already in OUT/reader instead of fine-tuning it again")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     mined = args.work / "groups.pkl"
@@ -318,20 +290,10 @@ def main(argv: list[str] | None = None) -> None:
         f"dev {top1(dev, [stage1.logit(g.features) for g in dev]):.3f}")
     from .embeddings import Embedder
 
-    squad = load_squad(args.squad)
-    split = squad_split(squad)
-    reader_dir = args.out / READER_DIR
-    fresh = not (args.keep_reader and (reader_dir / "meta.json").is_file())
-    if fresh:
-        log("fine-tuning the answerability reader on the SQuAD training articles")
-        reader_meta = fit_reader(reader_pairs(squad, split["train"]), reader_pairs(squad, split["dev"]),
-                                 Settings().embed_model, reader_dir, SEED, log)
-        log(f"reader: {json.dumps(reader_meta)}")
-    final = Reader(reader_dir)
-    folds = out_of_fold_readers(squad, split["train"], args.work, fresh)
+    split = squad_split(load_squad(args.squad))
     encoder = Embedder()
     encoder.use_index(args.work / "gold-index", "onnx-int8")  # the int8 encoder every index exports
-    fitted = fit_dev(train, dev, stage1, encoder, lambda g: folds.get(g.source, final))
+    fitted = fit_dev(train, dev, stage1, encoder)
     log(f"dev: {json.dumps(fitted['dev'])}; threshold {fitted['threshold']}")
     scorer = {
         "stage1": stage1.to_dict(), **fitted, "top_n": TOP_N, "seed": SEED,
