@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cityqa import Assistant
+from cityqa.answer import NOT_FOUND
 from cityqa.errors import ConfigError
 from cityqa.metrics import calibration
 from cityqa.scorer import (
@@ -20,6 +21,7 @@ from cityqa.scorer import (
     alignment,
     answerability_features,
     content_words,
+    contrast_note,
     contrasts,
     feature_matrix,
     merge_logits,
@@ -109,6 +111,17 @@ def test_contrasts_read_the_sentence_before_for_a_negation() -> None:
     assert contrasts(view, said, before="Mill Falls is a town without a port.") == (0.0, 0.0)
 
 
+def test_contrast_note_says_which_words_oppose() -> None:
+    lower = QuestionView.of("When did the river level fall?")
+    assert contrast_note(lower, "The river level rose in 1820.") == (
+        "The closest passage says “rose” where the question asks about “fall”.")
+    negated = QuestionView.of("Which mill wasn't rebuilt?")
+    assert contrast_note(negated, "The mill was rebuilt in 1820.") == (
+        "The question is negated (“wasn't”); the closest passage says nothing of the kind.")
+    assert contrast_note(negated, "The mill was never rebuilt.") is None
+    assert contrast_note(QuestionView.of("When did the river level rise?"), "The river level rose in 1820.") is None
+
+
 def test_content_words_join_word_pieces_and_drop_stop_words() -> None:
     pieces = ["who", "drained", "the", "lake", "##side", "pond", "?"]
     assert content_words(pieces) == [[1], [3, 4], [5]]
@@ -173,3 +186,12 @@ def test_a_question_the_sentence_contradicts_gets_a_lower_confidence(assistant: 
     assert not plain.abstained and plain.citations[0].quote in shown.quote
     print(f"\nconfidence {plain.confidence:.3f} -> {contrasted.confidence:.3f}")
     assert contrasted.confidence < plain.confidence - 0.1
+
+
+def test_a_refusal_for_a_negated_question_says_why(assistant: Assistant) -> None:
+    """'... dates from 1987.' is the closest passage to a question about a link that does *not* date from 1987: the
+    answer is "not found", and it says the question was negated and the passage is not."""
+    answer = assistant.ask("Which Riverbend sister-city link does not date from 1987?")
+    assert answer.abstained and answer.answer.startswith(NOT_FOUND)
+    assert "The question is negated (“not”); the closest passage says nothing of the kind." in answer.answer
+    assert "Port Alder" in answer.related[0].quote

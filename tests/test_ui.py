@@ -23,6 +23,7 @@ from PIL import Image
 from cityqa import Answer, Assistant, Citation, Mark, Mismatch, SearchFilters, Settings, Verdict, metrics
 from cityqa import evaluate as ev
 from cityqa import report as reports
+from cityqa.answer import NOT_FOUND
 from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown, source_line
 from cityqa.ui import (
     _Handlers,
@@ -133,6 +134,12 @@ def test_abstention_is_visible_with_closest_passages() -> None:
     text = render_answer_markdown(answer)
     assert text.startswith("**Not found in the documents")
     assert "Closest passages" in text and "San Diego" in text
+
+
+def test_the_reason_for_a_not_found_follows_it_in_plain_text() -> None:
+    why = "The closest passage says “rose” where the question asks about “fall”."
+    answer = Answer("q", f"{NOT_FOUND} {why}", True, 0.1, related=[citation(quote="The river rose in 1820.")])
+    assert render_answer_markdown(answer).startswith(f"**{escape_md(NOT_FOUND)}** {escape_md(why)}")
 
 
 def test_question_problem_is_a_note_not_a_not_found() -> None:

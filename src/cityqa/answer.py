@@ -28,6 +28,7 @@ from .scorer import (
     alignment,
     best_candidate,
     bigram_share,
+    contrast_note,
     contrasts,
     feature_matrix,
     log1p,
@@ -158,8 +159,10 @@ class Extractor:
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
+            why = contrast_note(QuestionView.of(resolved), self.quote_text(ranked[0]),
+                                self.sentence_before(ranked[0])) if ranked else None
             return Answer(
-                question=question, answer=NOT_FOUND, abstained=True, confidence=best,
+                question=question, answer=f"{NOT_FOUND} {why}" if why else NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
             )
         chosen = self._select(resolved, ranked)

@@ -28,7 +28,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -109,9 +109,9 @@ class QuestionView:
     names: set[str]  # stemmed terms of the capitalised words after the first: the things the question names
     values: set[str]  # numbers and years the question gives
     head: str | None  # the first content word that is not a name: what is asked about ("the *budget* of X")
-    negates: bool = False  # the question asks about what is *not* so ("which city has no port")
+    negates: str = ""  # the word with which it asks about what is *not* so ("which city has *no* port")
     forms: frozenset[str] = frozenset()  # its words' stems and base forms
-    opposites: frozenset[str] = frozenset()  # antonyms of its words (WordNet) that it does not use itself
+    opposites: dict[str, str] = field(default_factory=dict)  # antonym (WordNet) of a word of it -> that word
 
     @classmethod
     def of(cls, question: str) -> QuestionView:
@@ -120,9 +120,9 @@ class QuestionView:
         head = next((t for t in terms if t not in names), None)
         tokens = words(question)
         forms = frozenset(f for w in tokens for f in word_forms(w))
-        opposites = frozenset(a for w in tokens for a in lexicon().antonyms(w)) - forms
+        opposites = {a: w for w in reversed(tokens) for a in lexicon().antonyms(w) if a not in forms}
         return cls(terms, set(itertools.pairwise(terms)), set(terms), names, set(_NUMBERS.findall(question)), head,
-                   _asks_negated(tokens), forms, opposites)
+                   _negation(tokens), forms, opposites)
 
 
 _NUMBERS = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
@@ -145,10 +145,27 @@ def contrasts(view: QuestionView, sentence: str, before: str = "") -> tuple[floa
 
     On the SQuAD training articles the two mark 17% of the sentences that hold only a plausible answer and 2% of
     those that hold the answer."""
-    said = words(sentence)
-    negated = view.negates and not _excludes(said) and not _excludes(words(before))
-    opposite = any(not (forms := word_forms(w)) & view.forms and forms & view.opposites for w in said)
-    return float(negated), float(opposite)
+    negated = bool(view.negates) and not _excludes(words(sentence)) and not _excludes(words(before))
+    return float(negated), float(opposed(view, sentence) is not None)
+
+
+def opposed(view: QuestionView, sentence: str) -> tuple[str, str] | None:
+    """The first word of `sentence` that is the opposite of a question word, with that word."""
+    for word in words(sentence):
+        forms = word_forms(word)
+        if not forms & view.forms and (hit := next((f for f in forms if f in view.opposites), None)):
+            return word, view.opposites[hit]
+    return None
+
+
+def contrast_note(view: QuestionView, sentence: str, before: str = "") -> str | None:
+    """Why `sentence` does not answer, in words, when one of the `contrasts` holds."""
+    pair = opposed(view, sentence)
+    if pair:
+        return f"The closest passage says “{pair[0]}” where the question asks about “{pair[1]}”."
+    if contrasts(view, sentence, before)[0]:
+        return f"The question is negated (“{view.negates}”); the closest passage says nothing of the kind."
+    return None
 
 
 _NEGATING = NEGATIONS | {"cannot", "nothing", "nobody", "nowhere"}
@@ -156,9 +173,10 @@ _EXCLUDING = _NEGATING | {"except", "excluding", "besides", "instead", "rather",
                           "unable", "fail", "fails", "failed"}
 
 
-def _asks_negated(tokens: list[str]) -> bool:
-    return any((w in _NEGATING or w.endswith("n't")) and not (i and tokens[i - 1] in {"if", "or"})
-               for i, w in enumerate(tokens))
+def _negation(tokens: list[str]) -> str:
+    """The first negating word ("not", "never", "didn't"), or ''; "if not" and "whether or not" do not count."""
+    return next((w for i, w in enumerate(tokens)
+                 if (w in _NEGATING or w.endswith("n't")) and not (i and tokens[i - 1] in {"if", "or"})), "")
 
 
 def _excludes(tokens: list[str]) -> bool:

@@ -29,6 +29,7 @@ import gradio as gr
 from PIL import Image
 
 from . import report as reports
+from .answer import NOT_FOUND
 from .assistant import Assistant
 from .briefing import (
     VERDICT_WORDS,
@@ -110,7 +111,9 @@ def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
     if answer.abstained and not answer.related and not answer.answer.startswith("Not found"):
         return "\n".join([*lines, f"**Note:** {escape_md(answer.answer)}"])
     if answer.abstained:
-        lines += [f"**{escape_md(answer.answer)}**", ""]
+        why = answer.answer.removeprefix(NOT_FOUND).strip() if answer.answer.startswith(NOT_FOUND) else ""
+        head = NOT_FOUND if why else answer.answer  # the verdict in bold, the reason for it (if any) after it
+        lines += [f"**{escape_md(head)}**" + (f" {escape_md(why)}" if why else ""), ""]
         if answer.related:
             lines += ["**Closest passages** (they do not answer the question):", ""]
             lines += [_related_html(answer.related, number)]
