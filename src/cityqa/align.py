@@ -185,7 +185,7 @@ _LOADING = threading.Lock()
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    """The bundled lexicon, read once per process (0.4 s). Under the lock: twenty questions arriving together at
+    """The bundled lexicon, read once per process (0.2 s). Under the lock: twenty questions arriving together at
     a fresh server would otherwise each read it, one after the other under the GIL (8 s for the last)."""
     with _LOADING:
         return _load_once()

@@ -360,6 +360,5 @@ def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.n
                      *align[order[0]].tolist(), *contrast])
 
 
-
 def log1p(x: float) -> float:
     return math.log1p(max(0.0, x))
