@@ -179,14 +179,18 @@ def _ingest_child(settings: Any, embedder: Any, kill_at: str | None = None) -> N
 
 
 def _preload() -> None:
-    """Import (never run) what every child imports on its first ingest or question, so each forked child does not
-    pay the ~1 s of imports again: 44 children, about half the test's time otherwise."""
+    """Import (never run) what every child imports on its first ingest or question, and read the word tables every
+    question reads, so each forked child does not pay the ~1 s again: 44 children, about half the test's time
+    otherwise."""
     import importlib
 
     for name in ("chromadb", "bm25s", "Stemmer", "llama_index.core", "llama_index.core.retrievers",
                  "llama_index.retrievers.bm25", "llama_index.vector_stores.chroma", "cityqa.assistant",
                  "cityqa.ingest", "cityqa.factcheck", "tqdm"):
         importlib.import_module(name)
+    from cityqa.align import lexicon
+
+    lexicon()
 
 
 def drive(workdir: str, seed: int) -> dict[str, Any]:
