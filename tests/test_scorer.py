@@ -179,11 +179,12 @@ def test_a_question_the_sentence_contradicts_gets_a_lower_confidence(assistant: 
                                                                      contrasting: str) -> None:
     """The real pipeline over the shared corpus: "... most recently to Lisbon, Portugal." and "The oldest link, with
     ... Port Alder, dates from 1987." answer the first questions; asked for the least recent mission, or for a link
-    that does not date from 1987, the same sentence comes first but the answer is much less sure (`contrasts`), or
-    "not found"."""
+    that does not date from 1987, the same sentence comes first but the answer is much less sure (`contrasts`) and
+    says what to check, or is "not found"."""
     plain, contrasted = assistant.ask(asked), assistant.ask(contrasting)
     shown = (contrasted.related if contrasted.abstained else contrasted.citations)[0]
     assert not plain.abstained and plain.citations[0].quote in shown.quote
+    assert plain.caution is None and (contrasted.abstained or contrasted.caution)  # an answer says what to check
     print(f"\nconfidence {plain.confidence:.3f} -> {contrasted.confidence:.3f}")
     assert contrasted.confidence < plain.confidence - 0.1
 

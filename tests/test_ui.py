@@ -142,6 +142,15 @@ def test_the_reason_for_a_not_found_follows_it_in_plain_text() -> None:
     assert render_answer_markdown(answer).startswith(f"**{escape_md(NOT_FOUND)}** {escape_md(why)}")
 
 
+def test_a_caution_is_shown_with_the_answer() -> None:
+    caution = "The quoted passage says “most” where the question asks about “least”."
+    answer = Answer("q", "It went to Lisbon. [1]", False, 0.7, citations=[citation()], caution=caution)
+    text = render_answer_markdown(answer)
+    assert f"**Check:** {escape_md(caution)}" in text and text.index("**Check:**") < text.index("**Sources**")
+    assert "**Check:**" not in render_answer_markdown(Answer("q", "It went to Lisbon. [1]", False, 0.7,
+                                                             citations=[citation()]))
+
+
 def test_question_problem_is_a_note_not_a_not_found() -> None:
     answer = Answer("", "Please type a question: this one is empty.", True, 0.0, note="empty")
     assert render_answer_markdown(answer).startswith("**Note:** Please type a question")

@@ -168,10 +168,12 @@ class Extractor:
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
         text = " ".join(f"{normalise_space(c.text)} [{c.n}]" for c in citations)
+        caution = contrast_note(QuestionView.of(resolved), self.quote_text(chosen[0]), self.sentence_before(chosen[0]),
+                                passage="quoted passage")
         return Answer(
             question=question, answer=text, abstained=False, confidence=best, citations=citations,
             related=self._related(ranked, cited={c.chunk_id for c in citations}),
-            resolved_question=_changed(question, resolved),
+            resolved_question=_changed(question, resolved), caution=caution,
         )
 
     # ------------------------------------------------------------ scoring

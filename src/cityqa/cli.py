@@ -142,6 +142,8 @@ def _format(answer: object) -> str:
     lines.append(f"A: {answer.answer}")
     if not answer.note:
         lines.append(f"   confidence {answer.confidence:.0%} that the quoted sentence answers the question")
+    if answer.caution:
+        lines.append(f"   check: {answer.caution}")
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
     if answer.abstained and answer.related:

@@ -158,13 +158,14 @@ def opposed(view: QuestionView, sentence: str) -> tuple[str, str] | None:
     return None
 
 
-def contrast_note(view: QuestionView, sentence: str, before: str = "") -> str | None:
-    """Why `sentence` does not answer, in words, when one of the `contrasts` holds."""
+def contrast_note(view: QuestionView, sentence: str, before: str = "", passage: str = "closest passage"
+                  ) -> str | None:
+    """Why `sentence` may not answer, in words, when one of the `contrasts` holds (`passage`: what to call it)."""
     pair = opposed(view, sentence)
     if pair:
-        return f"The closest passage says “{pair[0]}” where the question asks about “{pair[1]}”."
+        return f"The {passage} says “{pair[0]}” where the question asks about “{pair[1]}”."
     if contrasts(view, sentence, before)[0]:
-        return f"The question is negated (“{view.negates}”); the closest passage says nothing of the kind."
+        return f"The question is negated (“{view.negates}”); the {passage} says nothing of the kind."
     return None
 
 

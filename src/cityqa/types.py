@@ -194,6 +194,7 @@ class Answer:
     related: list[Citation] = field(default_factory=list)  # closest passages when abstaining
     resolved_question: str | None = None  # the question as understood after resolving a follow-up
     note: str | None = None  # why there is no answer (empty question, too long, nothing found…)
+    caution: str | None = None  # a reason to doubt the quote: it says the opposite of what is asked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +206,7 @@ class Answer:
             "related": [c.to_dict() for c in self.related],
             "resolved_question": self.resolved_question,
             "note": self.note,
+            "caution": self.caution,
         }
 
 

@@ -118,7 +118,10 @@ def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
             lines += ["**Closest passages** (they do not answer the question):", ""]
             lines += [_related_html(answer.related, number)]
         return "\n".join(lines)
-    lines += [_with_marks(answer.answer), "", "**Sources**", "", chips_html(answer.citations, number)]
+    lines += [_with_marks(answer.answer), ""]
+    if answer.caution:
+        lines += [f"**Check:** {escape_md(answer.caution)}", ""]
+    lines += ["**Sources**", "", chips_html(answer.citations, number)]
     sure = f"confidence {answer.confidence:.0%} that the quote answers the question"
     lines += ["", f"<sub>{sure} · click a source to see it in context</sub>"]
     return "\n".join(lines)
