@@ -255,6 +255,10 @@ def test_briefing_markdown_is_complete() -> None:
     assert "ab" * 32 in text and "`fp123`" in text and "2024-05-01 09:30:00 UTC" in text
     assert "interview with Dana Quill (Coordinator), 2023-10-16" in text and "endnote 12" in text
     assert "interviews only; 4 passages" in text
+    assert "**Check:**" not in text
+    answer.caution = "The quoted passage says “most” where the question asks about “least”."
+    text = briefing_markdown(exchanges, {"notes.md": {"sha256": "ab" * 32, "kind": "interview"}}, "fp123", asked)
+    assert f"**Check:** {answer.caution}" in text and text.index("**Check:**") < text.index("Quotes:")
 
 
 # ------------------------------------------------------------------ fact-check cards and note

@@ -149,8 +149,10 @@ def _exchange_lines(
             lines += ["", "Closest passages (they do not answer the question):", ""]
             lines += _quote_lines(answer.related, files)
         return lines
-    lines += ["", f"**Answer:** {_one_line(answer.answer)}", "", "Quotes:", ""]
-    return lines + _quote_lines(answer.citations, files)
+    lines += ["", f"**Answer:** {_one_line(answer.answer)}"]
+    if answer.caution:
+        lines += ["", f"**Check:** {_one_line(answer.caution)}"]
+    return [*lines, "", "Quotes:", "", *_quote_lines(answer.citations, files)]
 
 
 def _quote_lines(citations: Sequence[Citation], files: Mapping[str, Mapping[str, Any]]) -> list[str]:
