@@ -1,4 +1,4 @@
-"""The learned answer scorer: its generic features, the shipped model files, and the real cross-encoder."""
+"""The learned answer scorer: its generic features, the contrasts, the shipped model file, on the real pipeline."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from cityqa.scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,
     MODELS_DIR,
+    Contrast,
     QuestionView,
     ScorerModel,
     alignment,
     answerability_features,
     content_words,
-    contrast_note,
-    contrasts,
+    contrast,
     feature_matrix,
     merge_logits,
     question_type,
@@ -77,7 +77,7 @@ def test_answerability_features_use_the_best_candidate() -> None:
     features = np.zeros((3, len(FEATURES)), dtype=np.float32)
     features[1, FEATURES.index("cos_max")] = 0.8
     align = np.array([[0.0, 0.0, 0.0], [0.9, 0.7, 0.0], [0.5, 0.2, 0.5]])
-    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align, (0.0, 1.0))
+    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align, Contrast(opposite=("rose", "fall")))
     assert len(out) == len(ANSWERABILITY_FEATURES)
     assert out[ANSWERABILITY_FEATURES.index("opposite")] == 1.0 and out[ANSWERABILITY_FEATURES.index("negated")] == 0
     assert out[0] == 2.0 and out[1] == pytest.approx(0.5)
@@ -98,28 +98,29 @@ def test_answerability_features_use_the_best_candidate() -> None:
     ("When did the river level rise?", "The river level rose in 1820.", (0.0, 0.0)),
     ("Was the rise or the fall of the river faster?", "The river rose faster than it fell.", (0.0, 0.0)),
 ])
-def test_contrasts_find_a_negated_or_opposite_question(question: str, sentence: str,
+def test_contrast_finds_a_negated_or_opposite_question(question: str, sentence: str,
                                                       expected: tuple[float, float]) -> None:
-    assert contrasts(QuestionView.of(question), sentence) == expected
+    assert contrast(QuestionView.of(question), sentence).features == expected
 
 
-def test_contrasts_read_the_sentence_before_for_a_negation() -> None:
+def test_contrast_reads_the_sentence_before_for_a_negation() -> None:
     """'Which town without a port ...' is answered by the sentence after the one that says 'without'."""
     view = QuestionView.of("Which town without a port still trades abroad?")
     said = "Its mayor still leads trade missions abroad."
-    assert contrasts(view, said) == (1.0, 0.0)
-    assert contrasts(view, said, before="Mill Falls is a town without a port.") == (0.0, 0.0)
+    assert contrast(view, said).features == (1.0, 0.0)
+    assert contrast(view, said, before="Mill Falls is a town without a port.").features == (0.0, 0.0)
 
 
 def test_contrast_note_says_which_words_oppose() -> None:
     lower = QuestionView.of("When did the river level fall?")
-    assert contrast_note(lower, "The river level rose in 1820.") == (
+    assert contrast(lower, "The river level rose in 1820.") == Contrast(opposite=("rose", "fall"))
+    assert contrast(lower, "The river level rose in 1820.").note() == (
         "The closest passage says “rose” where the question asks about “fall”.")
     negated = QuestionView.of("Which mill wasn't rebuilt?")
-    assert contrast_note(negated, "The mill was rebuilt in 1820.") == (
-        "The question is negated (“wasn't”); the closest passage says nothing of the kind.")
-    assert contrast_note(negated, "The mill was never rebuilt.") is None
-    assert contrast_note(QuestionView.of("When did the river level rise?"), "The river level rose in 1820.") is None
+    assert contrast(negated, "The mill was rebuilt in 1820.").note(passage="quoted passage") == (
+        "The question is negated (“wasn't”); the quoted passage says nothing of the kind.")
+    assert contrast(negated, "The mill was never rebuilt.").note() is None
+    assert contrast(QuestionView.of("When did the river level rise?"), "The river level rose in 1820.") == Contrast()
 
 
 def test_content_words_join_word_pieces_and_drop_stop_words() -> None:
@@ -153,8 +154,8 @@ def test_shipped_scorer_is_complete_and_documented() -> None:
     assert set(data["data"]["squad_split"]["test"]).isdisjoint(data["data"]["squad_split"]["train"])
     assert set(data["dev"]) == {"squad", "gold"}  # the figures it reached on data it was not fitted on
     confidence = data["answerable"]
-    for contrast in ("negated", "opposite"):  # a sentence that says the opposite of what is asked lowers it
-        assert confidence["weights"][confidence["names"].index(contrast)] < 0
+    for name in ("negated", "opposite"):  # a sentence that says the opposite of what is asked lowers it
+        assert confidence["weights"][confidence["names"].index(name)] < 0
 
 
 def test_a_missing_or_stale_scorer_is_a_clear_error(tmp_path: Path) -> None:
@@ -179,7 +180,7 @@ def test_a_question_the_sentence_contradicts_gets_a_lower_confidence(assistant: 
                                                                      contrasting: str) -> None:
     """The real pipeline over the shared corpus: "... most recently to Lisbon, Portugal." and "The oldest link, with
     ... Port Alder, dates from 1987." answer the first questions; asked for the least recent mission, or for a link
-    that does not date from 1987, the same sentence comes first but the answer is much less sure (`contrasts`) and
+    that does not date from 1987, the same sentence comes first but the answer is much less sure (`contrast`) and
     says what to check, or is "not found"."""
     plain, contrasted = assistant.ask(asked), assistant.ask(contrasting)
     shown = (contrasted.related if contrasted.abstained else contrasted.citations)[0]

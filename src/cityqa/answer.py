@@ -23,13 +23,14 @@ import numpy as np
 from .embeddings import Embedder
 from .nodes import NodeStore
 from .scorer import (
+    NO_CONTRAST,
+    Contrast,
     QuestionView,
     ScorerModel,
     alignment,
     best_candidate,
     bigram_share,
-    contrast_note,
-    contrasts,
+    contrast,
     feature_matrix,
     log1p,
     merge_logits,
@@ -65,6 +66,7 @@ class Scored:
     row: int  # row in the NodeStore's sentence vectors
     score: float  # the calibrated probability that this sentence answers the question (ranking order)
     entry: bool = False  # part of the glossary entry of a term the question names
+    contrast: Contrast = NO_CONTRAST  # with the question (`scorer.contrast`); set on the best candidate only
 
 
 @dataclass
@@ -159,8 +161,7 @@ class Extractor:
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
-            why = contrast_note(QuestionView.of(resolved), self.quote_text(ranked[0]),
-                                self.sentence_before(ranked[0])) if ranked else None
+            why = ranked[0].contrast.note() if ranked else None
             return Answer(
                 question=question, answer=f"{NOT_FOUND} {why}" if why else NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
@@ -168,8 +169,7 @@ class Extractor:
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
         text = " ".join(f"{normalise_space(c.text)} [{c.n}]" for c in citations)
-        caution = contrast_note(QuestionView.of(resolved), self.quote_text(chosen[0]), self.sentence_before(chosen[0]),
-                                passage="quoted passage")
+        caution = chosen[0].contrast.note(passage="quoted passage")
         return Answer(
             question=question, answer=text, abstained=False, confidence=best, citations=citations,
             related=self._related(ranked, cited={c.chunk_id for c in citations}),
@@ -178,9 +178,11 @@ class Extractor:
 
     # ------------------------------------------------------------ scoring
 
-    def candidates(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], list[dict]]:
-        """Every sentence of `hits` with its raw feature values (see `scorer.FEATURES`), unscored."""
-        view = QuestionView.of(question)
+    def candidates(self, question: str, query_vector: np.ndarray, hits: list[Hit], view: QuestionView | None = None
+                   ) -> tuple[list[Scored], list[dict]]:
+        """Every sentence of `hits` with its raw feature values (see `scorer.FEATURES`), unscored (`view`: the
+        question's `QuestionView`, when already made)."""
+        view = view or QuestionView.of(question)
         vector = query_vector.astype(np.float32)
         asked: dict[str, _Question] = {}  # per source document (see weights)
         out: list[Scored] = []
@@ -244,7 +246,8 @@ class Extractor:
     def rank_sentences(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> list[Scored]:
         """Every sentence of `hits`, best first; `score` is the calibrated probability that it answers `question`
         for the best, and a share of it by logit for the others (ties: the better-ranked passage first)."""
-        scored, rows = self.candidates(question, query_vector, hits)
+        view = QuestionView.of(question)
+        scored, rows = self.candidates(question, query_vector, hits, view)
         if not scored:
             return []
         model = self.model
@@ -258,8 +261,8 @@ class Extractor:
             align[top] = [alignment(vectors[0], v) for v in vectors[1:]]
             logits = merge_logits(first, top, model.stage2.logit(stage2_features(first[top], align[top])))
         best_one = scored[best_candidate(logits)]
-        contrast = contrasts(QuestionView.of(question), self.quote_text(best_one), self.sentence_before(best_one))
-        confidence = model.confidence(logits, features, align, contrast)
+        best_one.contrast = contrast(view, self.quote_text(best_one), self.sentence_before(best_one))
+        confidence = model.confidence(logits, features, align, best_one.contrast)
         best = float(logits.max())
         for s, logit in zip(scored, logits, strict=True):
             s.score = confidence * math.exp(min(0.0, float(logit) - best))

@@ -14,7 +14,7 @@ half of the gold questions, never on the articles or questions reported on:
    about 2 ms a sentence); a second logistic regression combines stage 1's logit with the alignment.
 3. **Confidence**: a third logistic regression, fitted on held-out data, turns the best candidate's logit, its
    lead over the runner-up, whether it holds the question's names, numbers and rarest words, how well the question
-   aligns with it, and two signs that it only seems to answer (`contrasts`: the question negates and the sentence
+   aligns with it, and two signs that it only seems to answer (`contrast`: the question negates and the sentence
    does not, or it asks with the opposite of a word the sentence uses) into `Answer.confidence`: the probability
    that the quoted sentence answers the question. The assistant abstains below the threshold chosen with it.
 
@@ -134,9 +134,33 @@ def word_forms(word: str) -> frozenset[str]:
     return frozenset((stem(word), *lexicon().bases(word)))
 
 
-def contrasts(view: QuestionView, sentence: str, before: str = "") -> tuple[float, float]:
+@dataclass(frozen=True)
+class Contrast:
+    """What `contrast` finds between a question and a sentence that may only seem to answer it."""
+
+    negation: str = ""  # the question's negating word, when neither the sentence nor the one before negates
+    opposite: tuple[str, str] | None = None  # a word of the sentence and the question word it is the opposite of
+
+    @property
+    def features(self) -> tuple[float, float]:
+        """The confidence model's inputs: negated, opposite (each 1 or 0)."""
+        return float(bool(self.negation)), float(self.opposite is not None)
+
+    def note(self, passage: str = "closest passage") -> str | None:
+        """Why the sentence (called `passage`) may not answer, in words; None when nothing contrasts."""
+        if self.opposite:
+            return f"The {passage} says “{self.opposite[0]}” where the question asks about “{self.opposite[1]}”."
+        if self.negation:
+            return f"The question is negated (“{self.negation}”); the {passage} says nothing of the kind."
+        return None
+
+
+NO_CONTRAST = Contrast()
+
+
+def contrast(view: QuestionView, sentence: str, before: str = "") -> Contrast:
     """Two ways a sentence only seems to answer, the commonest ways of writing an unanswerable question in SQuAD
-    2.0 (Rajpurkar, Jia & Liang 2018), each 1 or 0:
+    2.0 (Rajpurkar, Jia & Liang 2018):
 
     * *negated*: the question negates ("which was *not* ...") and neither the sentence nor the one `before` it
       says no, lacks, excludes ("all but", "except") or fails; "if not" and "whether or not" do not count;
@@ -146,26 +170,15 @@ def contrasts(view: QuestionView, sentence: str, before: str = "") -> tuple[floa
     On the SQuAD training articles the two mark 17% of the sentences that hold only a plausible answer and 2% of
     those that hold the answer."""
     negated = bool(view.negates) and not _excludes(words(sentence)) and not _excludes(words(before))
-    return float(negated), float(opposed(view, sentence) is not None)
+    return Contrast(view.negates if negated else "", _opposed(view, sentence))
 
 
-def opposed(view: QuestionView, sentence: str) -> tuple[str, str] | None:
+def _opposed(view: QuestionView, sentence: str) -> tuple[str, str] | None:
     """The first word of `sentence` that is the opposite of a question word, with that word."""
     for word in words(sentence):
         forms = word_forms(word)
         if not forms & view.forms and (hit := next((f for f in forms if f in view.opposites), None)):
             return word, view.opposites[hit]
-    return None
-
-
-def contrast_note(view: QuestionView, sentence: str, before: str = "", passage: str = "closest passage"
-                  ) -> str | None:
-    """Why `sentence` may not answer, in words, when one of the `contrasts` holds (`passage`: what to call it)."""
-    pair = opposed(view, sentence)
-    if pair:
-        return f"The {passage} says “{pair[0]}” where the question asks about “{pair[1]}”."
-    if contrasts(view, sentence, before)[0]:
-        return f"The question is negated (“{view.negates}”); the {passage} says nothing of the kind."
     return None
 
 
@@ -281,11 +294,10 @@ class ScorerModel:
             raise ConfigError(f"The answer scorer {path} was fitted on other features; run `make train` again.")
         self.meta = data
 
-    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray,
-                   contrast: tuple[float, float]) -> float:
-        """The probability that the best candidate answers the question (see `answerability_features`);
-        `contrast` is what `contrasts` finds in that candidate."""
-        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, contrast))))
+    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast) -> float:
+        """The probability that the best candidate answers the question (see `answerability_features`); `found`
+        is the `contrast` of that candidate with the question."""
+        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, found))))
 
 
 # ------------------------------------------------------------------ stage 2: token alignment
@@ -336,7 +348,7 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 
 # What the calibrated confidence looks at: the best candidate's final logit and its lead over the runner-up,
 # whether it holds the question's names, numbers and rarest words, how well the question's words align, and
-# whether it says the opposite of what is asked (`contrasts`).
+# whether it says the opposite of what is asked (`contrast`).
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
                  "missing_top")
 ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "negated",
@@ -348,17 +360,17 @@ def best_candidate(logits: np.ndarray) -> int:
     return int(np.argsort(-logits, kind="stable")[0])
 
 
-def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray,
-                           contrast: tuple[float, float]) -> np.ndarray:
+def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast
+                           ) -> np.ndarray:
     """Inputs of the confidence model for one question: `logits` of its candidates (final stage), `features`
-    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `contrast`
-    the `contrasts` of the best candidate."""
+    their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `found` the
+    `contrast` of the best candidate with the question."""
     order = np.argsort(-logits, kind="stable")
     best = float(logits[order[0]])
     margin = best - float(logits[order[1]]) if len(order) > 1 else 5.0
     top = features[order[0]]
     return np.array([best, min(margin, 5.0), *(float(top[FEATURES.index(n)]) for n in _TOP_FEATURES),
-                     *align[order[0]].tolist(), *contrast])
+                     *align[order[0]].tolist(), *found.features])
 
 
 def log1p(x: float) -> float:

@@ -11,7 +11,7 @@ Steps: index each corpus with the current settings; for every question retrieve 
 `Assistant.ask` does and collect every candidate sentence with its features and label (does it hold the answer);
 fit stage 1 (logistic regression on the features) on the train split; align each question with stage 1's best
 `TOP_N` sentences (`scorer.alignment`) and fit stage 2 on the dev split; fit the confidence model, which also
-reads the best sentence's `contrasts` with the question, on the dev split and the report's training questions
+reads the best sentence's `contrast` with the question, on the dev split and the report's training questions
 (SQuAD and the report weighted alike); choose the abstention threshold as the highest at which every training and
 dev document wrongly abstains on at most `TARGET_FALSE_NOT_FOUND` of its answerable questions on average.
 
@@ -45,7 +45,7 @@ from .scorer import (
     alignment,
     answerability_features,
     best_candidate,
-    contrasts,
+    contrast,
     feature_matrix,
     merge_logits,
     question_type,
@@ -219,8 +219,8 @@ def fit_confidence(
         full = np.zeros((len(first), 3))
         full[top] = a
         best = best_candidate(logits)
-        contrast = contrasts(QuestionView.of(g.question), g.quotes[best], g.befores[best])
-        rows.append(answerability_features(logits, g.features, full, contrast))
+        found = contrast(QuestionView.of(g.question), g.quotes[best], g.befores[best])
+        rows.append(answerability_features(logits, g.features, full, found))
         correct.append(g.answerable and g.labels[best] > 0)
     return stage2, np.vstack(rows), np.array(correct)
 
