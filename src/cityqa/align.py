@@ -92,8 +92,7 @@ class Lexicon:
             self._kinds.append(kind)
             for word, rank in zip(words, ranks, strict=True):
                 self._senses.setdefault(word, []).append((row, rank))
-        self._antonyms = {frozenset(pair) for pair in antonyms}
-        self._opposites: dict[str, set[str]] = {}
+        self._opposites: dict[str, set[str]] = {}  # each word of a listed antonym pair -> the other(s)
         for pair in antonyms:
             for x, y in itertools.permutations(pair, 2):
                 self._opposites.setdefault(x, set()).add(y)
@@ -160,7 +159,7 @@ class Lexicon:
         return False
 
     def opposite(self, a: str, b: str) -> bool:
-        return any(frozenset((x, y)) in self._antonyms for x in self.bases(a) for y in self.bases(b))
+        return not self.antonyms(a).isdisjoint(self.bases(b))
 
     def antonyms(self, word: str) -> frozenset[str]:
         """The words listed as opposites of `word` or of one of its base forms ('fell' -> rise, through 'fall')."""

@@ -169,13 +169,14 @@ def contrast(view: QuestionView, sentence: str, before: str = "") -> Contrast:
 
     On the SQuAD training articles the two mark 17% of the sentences that hold only a plausible answer and 2% of
     those that hold the answer."""
-    negated = bool(view.negates) and not _excludes(words(sentence)) and not _excludes(words(before))
-    return Contrast(view.negates if negated else "", _opposed(view, sentence))
+    said = words(sentence)
+    negated = bool(view.negates) and not _excludes(said) and not _excludes(words(before))
+    return Contrast(view.negates if negated else "", _opposed(view, said))
 
 
-def _opposed(view: QuestionView, sentence: str) -> tuple[str, str] | None:
-    """The first word of `sentence` that is the opposite of a question word, with that word."""
-    for word in words(sentence):
+def _opposed(view: QuestionView, said: list[str]) -> tuple[str, str] | None:
+    """The first of a sentence's words that is the opposite of a question word, with that word."""
+    for word in said:
         forms = word_forms(word)
         if not forms & view.forms and (hit := next((f for f in forms if f in view.opposites), None)):
             return word, view.opposites[hit]
