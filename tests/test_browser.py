@@ -22,7 +22,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from cityqa import Assistant, Settings
 from cityqa import evaluate as ev
 from cityqa import report as reports
-from cityqa.ui import build_app, chip_label, launch_options
+from cityqa.ui import build_app, launch_options
+from cityqa.ui_render import chip_label
 from conftest import GOLD
 from pdfgen import CALLOWAY, CALLOWAY_Q, make_pdf
 from test_uploads import indexed_copy, state

@@ -31,6 +31,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant",),
     ("baselines", "briefing"),
     ("evaluate", "report", "squad_eval", "train"),  # evaluation runners and reports
+    ("ui_style", "ui_render", "ui_reports"),  # the UI's pure parts: CSS and scripts, renderers, eval reports
+    ("ui_handlers",),  # the UI's event handlers
     ("ui", "cli", "__init__"),  # edges
 )
 LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}

@@ -263,7 +263,7 @@ QUESTIONS = [
 # a live HTML tag (other than the app's own <sup>/<sub>) or an unescaped Markdown link/image
 HOSTILE_RE = re.compile(r"<(?!/?(?:sup|sub)>)[a-zA-Z!/?]|(?<!\\)\]\(", re.I)
 # The only markup of our own in a chat message: the citation chips under an answer and the list of closest
-# passages (`ui.chips_html`, `ui._related_html`), exactly.
+# passages (`ui_render.chips_html`, `ui_render._related_html`), exactly.
 CHIP_MARKUP = re.compile(
     r'<div class="cq-inline-chips">|</div>|</span>|<ul class="cq-related">|</ul>|</?li>|'
     r'<span class="cq-inline-chip(?: cq-answer-\d+ cq-cite-\d+" role="button" tabindex="0" '
@@ -405,9 +405,9 @@ def test_a_corpus_file_with_instructions_changes_no_other_answer(
     assert cites <= 2 and len(moved) <= 3 and same >= len(standalone) - 3
     assert REPORT.name in injected.manifest["files"]
     # the file's own text is shown escaped when it is cited
-    from cityqa.ui import _Handlers
+    from cityqa.ui_handlers import Handlers
 
-    h = _Handlers(injected)
+    h = Handlers(injected)
     messages, *_ = h.ask("What do the operating instructions say about sister cities?", "All documents", [], 6, [])
     text = message_text(messages[-1])
     assert not hostile(text), text
@@ -435,7 +435,7 @@ KNOWN_UPSTREAM_UNAUTHENTICATED = {"/gradio_api/cancel", "/gradio_api/heartbeat/{
 
 @pytest.fixture(scope="module")
 def locked_url(assistant: Assistant) -> Iterator[str]:
-    from cityqa.ui import parse_auth
+    from cityqa.ui_render import parse_auth
 
     app, url = launch(assistant, auth=parse_auth("ana:s3cret"))
     yield url

@@ -25,9 +25,9 @@ from cityqa import evaluate as ev
 from cityqa import report as reports
 from cityqa.answer import NOT_FOUND
 from cityqa.briefing import ClaimCheck, Exchange, briefing_markdown, claims_markdown, source_line
-from cityqa.ui import (
-    _Handlers,
-    build_app,
+from cityqa.ui import build_app, launch_options
+from cityqa.ui_handlers import Handlers
+from cityqa.ui_render import (
     chat_messages,
     check_problem,
     check_summary,
@@ -36,7 +36,6 @@ from cityqa.ui import (
     context_span,
     corpus_rows,
     escape_md,
-    launch_options,
     marked_html,
     note_summary,
     page_figure,
@@ -353,7 +352,7 @@ def test_check_problem_and_summary() -> None:
 def test_fact_check_limit_is_the_settings_one(settings: Settings) -> None:
     """The tab refuses what `Settings.max_check_chars` refuses, with a message, before checking anything."""
     small = Assistant.open(settings=settings.model_copy(update={"max_check_chars": 150}))
-    checks, status, _ = _Handlers(small).check("Fresno has a port. " * 8)  # 152 characters
+    checks, status, _ = Handlers(small).check("Fresno has a port. " * 8)  # 152 characters
     assert checks == [] and "152 characters" in status and "at most 150 " in status and "cq-warn" in status
     app = build_app(small)
     box = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "cq-claims")
@@ -398,7 +397,7 @@ def test_corpus_rows_and_cities(assistant: Assistant) -> None:
 
 def test_engine_errors_become_chat_messages(tmp_path: Path, settings: Settings) -> None:
     empty = Assistant.open(settings=settings.model_copy(update={"index_dir": tmp_path / "none"}))
-    messages, *_ = _Handlers(empty).ask("Who?", ALL, [], 6, [])
+    messages, *_ = Handlers(empty).ask("Who?", ALL, [], 6, [])
     assert messages[-1]["content"].startswith("**Error:** No index found")
 
 
@@ -778,7 +777,7 @@ def test_evaluation_notes_a_report_older_than_the_index(
 ) -> None:
     old = {**eval_reports["questions"], "created": "2000-01-01T00:00:00+00:00", "embed_model": "other-model"}
     reports.write_report(old, tmp_path)
-    text, chart = _Handlers(assistant, tmp_path).report_view("questions")
+    text, chart = Handlers(assistant, tmp_path).report_view("questions")
     assert "may be out of date" in text and "index was updated" in text and "other\\-model" in text
     assert "| metric | cityqa | bm25 |" in text and chart.visible
 
