@@ -62,6 +62,14 @@ def test_ask_text_output_lists_citations(workdir: Path) -> None:
     assert "Finland" in result.stdout and "[1] global-engagements-california-cities.txt" in result.stdout
 
 
+def test_a_not_found_says_why_under_the_verdict(workdir: Path) -> None:
+    result = run("ask", "--index", "idx", "Which port is not self-funding?", cwd=workdir)
+    lines = result.stdout.splitlines()
+    assert lines[1] == "A: Not found in the documents: nothing in the indexed sources answers this question."
+    assert "that the closest passage answers the question" in lines[2]
+    assert lines[3] == "   why: The question is negated (“not”); the closest passage says nothing of the kind."
+
+
 def test_missing_index_exit_code_and_message(tmp_path: Path) -> None:
     result = run("ask", "--index", str(tmp_path / "none"), "Anything?", cwd=tmp_path)
     assert result.returncode == 3

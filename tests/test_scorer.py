@@ -194,6 +194,6 @@ def test_a_refusal_for_a_negated_question_says_why(assistant: Assistant) -> None
     """'... dates from 1987.' is the closest passage to a question about a link that does *not* date from 1987: the
     answer is "not found", and it says the question was negated and the passage is not."""
     answer = assistant.ask("Which Riverbend sister-city link does not date from 1987?")
-    assert answer.abstained and answer.answer.startswith(NOT_FOUND)
-    assert "The question is negated (“not”); the closest passage says nothing of the kind." in answer.answer
+    assert answer.abstained and answer.answer == NOT_FOUND
+    assert answer.caution == "The question is negated (“not”); the closest passage says nothing of the kind."
     assert "Port Alder" in answer.related[0].quote

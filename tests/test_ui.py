@@ -137,8 +137,9 @@ def test_abstention_is_visible_with_closest_passages() -> None:
 
 def test_the_reason_for_a_not_found_follows_it_in_plain_text() -> None:
     why = "The closest passage says “rose” where the question asks about “fall”."
-    answer = Answer("q", f"{NOT_FOUND} {why}", True, 0.1, related=[citation(quote="The river rose in 1820.")])
+    answer = Answer("q", NOT_FOUND, True, 0.1, related=[citation(quote="The river rose in 1820.")], caution=why)
     assert render_answer_markdown(answer).startswith(f"**{escape_md(NOT_FOUND)}** {escape_md(why)}")
+
 
 
 def test_a_caution_is_shown_with_the_answer() -> None:
@@ -258,6 +259,14 @@ def test_briefing_markdown_is_complete() -> None:
     answer.caution = "The quoted passage says “most” where the question asks about “least”."
     text = briefing_markdown(exchanges, {"notes.md": {"sha256": "ab" * 32, "kind": "interview"}}, "fp123", asked)
     assert f"**Check:** {answer.caution}" in text and text.index("**Check:**") < text.index("Quotes:")
+
+
+def test_briefing_gives_the_reason_for_a_not_found() -> None:
+    why = "The question is negated (“not”); the closest passage says nothing of the kind."
+    answer = Answer("Which port is not self-funding?", NOT_FOUND, True, 0.03, related=[citation()], caution=why)
+    asked = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    text = briefing_markdown([Exchange(answer.question, asked, answer=answer)], {}, "fp123", asked)
+    assert f"**Answer:** {NOT_FOUND} {why}" in text and "**Check:**" not in text
 
 
 # ------------------------------------------------------------------ fact-check cards and note

@@ -161,10 +161,10 @@ class Extractor:
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
-            why = ranked[0].contrast.note() if ranked else None
             return Answer(
-                question=question, answer=f"{NOT_FOUND} {why}" if why else NOT_FOUND, abstained=True, confidence=best,
+                question=question, answer=NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
+                caution=ranked[0].contrast.note() if ranked else None,
             )
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]

@@ -144,7 +144,8 @@ def _exchange_lines(
     if answer.resolved_question:
         lines.append(f"- Understood as: {_one_line(answer.resolved_question)}")
     if answer.abstained:
-        lines += ["", f"**Answer:** {_one_line(answer.answer)}"]
+        why = f" {_one_line(answer.caution)}" if answer.caution else ""
+        lines += ["", f"**Answer:** {_one_line(answer.answer)}{why}"]
         if answer.related:
             lines += ["", "Closest passages (they do not answer the question):", ""]
             lines += _quote_lines(answer.related, files)

@@ -141,9 +141,10 @@ def _format(answer: object) -> str:
         lines.append(f"   (understood as: {answer.resolved_question})")
     lines.append(f"A: {answer.answer}")
     if not answer.note:
-        lines.append(f"   confidence {answer.confidence:.0%} that the quoted sentence answers the question")
+        shown = "closest passage" if answer.abstained else "quoted sentence"
+        lines.append(f"   confidence {answer.confidence:.0%} that the {shown} answers the question")
     if answer.caution:
-        lines.append(f"   check: {answer.caution}")
+        lines.append(f"   {'why' if answer.abstained else 'check'}: {answer.caution}")
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
     if answer.abstained and answer.related:

@@ -193,8 +193,10 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     related: list[Citation] = field(default_factory=list)  # closest passages when abstaining
     resolved_question: str | None = None  # the question as understood after resolving a follow-up
-    note: str | None = None  # why there is no answer (empty question, too long, nothing found…)
-    caution: str | None = None  # a reason to doubt the quote: it says the opposite of what is asked
+    note: str | None = None  # why the question was not searched (empty, too long, not text…); also the answer
+    # what in the passage shown contrasts with the question (it says the opposite of what is asked): the quote of an
+    # answer, to be checked; or the closest passage of a "not found", which is then the reason
+    caution: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .answer import NOT_FOUND
 from .briefing import VERDICT_WORDS, ClaimCheck, Exchange, describe_search, evidence_heading, mismatch_text
 from .entities import Gazetteer, gazetteer_for
 from .errors import ConfigError
@@ -64,12 +63,11 @@ def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
     lines: list[str] = []
     if answer.resolved_question:
         lines += [f"_Understood as: {escape_md(answer.resolved_question)}_", ""]
-    if answer.abstained and not answer.related and not answer.answer.startswith("Not found"):
+    if answer.note:  # the question was not searched; the answer says why
         return "\n".join([*lines, f"**Note:** {escape_md(answer.answer)}"])
-    if answer.abstained:
-        why = answer.answer.removeprefix(NOT_FOUND).strip() if answer.answer.startswith(NOT_FOUND) else ""
-        head = NOT_FOUND if why else answer.answer  # the verdict in bold, the reason for it (if any) after it
-        lines += [f"**{escape_md(head)}**" + (f" {escape_md(why)}" if why else ""), ""]
+    if answer.abstained:  # the verdict in bold, the reason for it (if any) after it
+        why = f" {escape_md(answer.caution)}" if answer.caution else ""
+        lines += [f"**{escape_md(answer.answer)}**{why}", ""]
         if answer.related:
             lines += ["**Closest passages** (they do not answer the question):", ""]
             lines += [_related_html(answer.related, number)]
