@@ -3,6 +3,9 @@
 Used by the PDF tests and the browser test: Letter pages with a running header, a page number in the footer,
 words hyphenated across line ends where a long word does not fit, and endnote markers set as superscripts.
 `PdfLayout.page_words[n]` holds page n's words (1-based) so a test can tell which page a quote is on.
+
+`make_two_column_pdf` sets a report in two columns (full-width title, headings and captions between blocks of
+column text), writing each column as a whole or the page row by row, and records every column line it printed.
 """
 
 from __future__ import annotations
@@ -193,3 +196,144 @@ class _Writer:
 
     def finish(self) -> None:
         self.canvas.save()
+
+
+# ---------------------------------------------------------------- two-column pages
+
+COLUMN_GAP = 18.0  # the gutter between the two columns
+CAPTION_FONT, CAPTION_SIZE = "Helvetica-Oblique", 9.0
+
+
+@dataclass(frozen=True)
+class Spanning:
+    """A full-width element of a two-column page: a heading (level >= 1) or a caption (level 0)."""
+
+    text: str
+    level: int = 0
+
+
+Block = Spanning | list[str]  # a full-width element, or paragraphs flowing through the two columns
+
+
+@dataclass(frozen=True)
+class ColumnLine:
+    """One printed line of a column block."""
+
+    column: int  # 0 left, 1 right
+    text: str  # as printed (a hyphenated word's first half ends with "-")
+    ends_paragraph: bool
+    share: float  # how much of the column's width the line fills (1.0 when justified)
+
+
+@dataclass
+class ColumnLayout(PdfLayout):
+    column_lines: list[ColumnLine] = field(default_factory=list)  # in reading order
+
+
+def make_two_column_pdf(path: Path, pages: list[list[Block]], rows: bool,
+                        header: str = "Policy Paper Series · City Diplomacy", word_by_word: bool = False
+                        ) -> ColumnLayout:
+    """Typeset `pages` as a two-column report: full-width headings and captions, and blocks of paragraphs flowing
+    down the left column and on into the right one (balanced, justified, first lines indented, long words
+    hyphenated). `rows=False` writes each column as a whole, top to bottom; `rows=True` writes the page row by row,
+    a left line then the right line on the same baseline, as some layout programs emit text."""
+    canvas = Canvas(str(path), pagesize=LETTER)
+    width, height = LETTER
+    layout = ColumnLayout(header=header)
+    column_width = (width - 2 * MARGIN - COLUMN_GAP) / 2
+    for number, blocks in enumerate(pages, 1):
+        if number > 1:
+            canvas.showPage()
+        layout.pages = number
+        words = layout.page_words[number] = []
+        canvas.setFont(BODY_FONT, 8.5)
+        canvas.drawString(MARGIN, height - 40, header)
+        canvas.drawCentredString(width / 2, 36, str(number))
+        y = height - MARGIN
+        for block in blocks:
+            if isinstance(block, Spanning):
+                font, size = (BOLD_FONT, HEADING_SIZES.get(block.level, 11.0)) if block.level else \
+                    (CAPTION_FONT, CAPTION_SIZE)
+                y -= size * 0.5
+                canvas.setFont(font, size)
+                for line in _wrap(block.text, font, size, width - 2 * MARGIN, layout=None):
+                    y -= size * 1.2
+                    canvas.drawString(MARGIN, y, line.text)
+                y -= size * 0.6
+                words.extend(block.text.split())
+                continue
+            lines = [line for text in block for line in _wrap(text, BODY_FONT, BODY_SIZE, column_width, layout)]
+            words.extend(word for text in block for word in text.split())
+            left = lines[: (len(lines) + 1) // 2]
+            columns = [left, lines[len(left):]]
+            for column, part in enumerate(columns):
+                layout.column_lines.extend(ColumnLine(column, line.text, line.last, _share(line, column_width))
+                                           for line in part)
+            x = [MARGIN, MARGIN + column_width + COLUMN_GAP]
+            order = [(i, c) for i in range(len(left)) for c in (0, 1)] if rows else \
+                [(i, c) for c in (0, 1) for i in range(len(left))]
+            for i, c in order:
+                if i < len(columns[c]):
+                    _draw_justified(canvas, columns[c][i], x[c], y - LEADING * (i + 1), column_width, word_by_word)
+            y -= LEADING * (len(left) + 0.6)
+        if y < MARGIN:
+            raise ValueError(f"page {number} overflows its bottom margin")
+    canvas.save()
+    return layout
+
+
+@dataclass(frozen=True)
+class _Set:
+    text: str
+    indent: bool  # the first line of a paragraph
+    last: bool  # the last line of a paragraph (not justified)
+
+
+def _wrap(text: str, font: str, size: float, room: float, layout: PdfLayout | None) -> list[_Set]:
+    """A paragraph's lines at width `room`; body paragraphs (with a layout to record hyphenations in) get an indented
+    first line and long plain words hyphenated like `_Writer`."""
+    indent = size if layout is not None else 0.0
+    lines: list[list[str]] = [[]]
+    for word in text.split():
+        space = room - (indent if len(lines) == 1 else 0.0)
+        if stringWidth(" ".join([*lines[-1], word]), font, size) <= space:
+            lines[-1].append(word)
+            continue
+        if layout is not None and len(word) >= 9 and word.isalpha():
+            cut = next((cut for cut in range(len(word) - 4, 3, -1)
+                        if stringWidth(" ".join([*lines[-1], word[:cut] + "-"]), font, size) <= space), 0)
+            if cut:
+                layout.hyphenated.append(word)
+                lines[-1].append(word[:cut] + "-")
+                lines.append([word[cut:]])
+                continue
+        lines.append([word])
+    return [_Set(" ".join(line), n == 0 and indent > 0, n == len(lines) - 1) for n, line in enumerate(lines)]
+
+
+def _share(line: _Set, room: float) -> float:
+    if not line.last:
+        return 1.0
+    return (stringWidth(line.text, BODY_FONT, BODY_SIZE) + (BODY_SIZE if line.indent else 0.0)) / room
+
+
+def _draw_justified(canvas: Canvas, line: _Set, x: float, y: float, room: float, word_by_word: bool) -> None:
+    """Draw a column line, stretched to the column's width unless it ends its paragraph."""
+    if line.indent:
+        x, room = x + BODY_SIZE, room - BODY_SIZE
+    words = line.text.split()
+    slack = room - stringWidth(line.text, BODY_FONT, BODY_SIZE)
+    extra = 0.0 if line.last or len(words) < 2 else slack / (len(words) - 1)
+    canvas.setFont(BODY_FONT, BODY_SIZE)
+    if not word_by_word:
+        text = canvas.beginText(x, y)
+        text.setFont(BODY_FONT, BODY_SIZE)
+        text.setWordSpace(extra)
+        text.textOut(line.text)
+        canvas.drawText(text)
+        return
+    space = stringWidth(" ", BODY_FONT, BODY_SIZE) + extra
+    for word in words:
+        canvas.drawString(x, y, word)
+        x += stringWidth(word, BODY_FONT, BODY_SIZE) + space
+

@@ -5,6 +5,8 @@ line-level rules of `pdftext` and the quote matching of `pdfrender` on their own
 from __future__ import annotations
 
 import io
+import itertools
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -18,13 +20,13 @@ from cityqa.answer import citation
 from cityqa.chunking import chunk_document
 from cityqa.corpus import read_document
 from cityqa.errors import PageImageError
-from cityqa.extractors import FORMATS
+from cityqa.extractors import FORMATS, read_pdf
 from cityqa.pages import page_image
 from cityqa.pdfrender import match_indices
-from cityqa.pdftext import Glyph, Line, lines_of, page_text
+from cityqa.pdftext import SHORT_LINE, Glyph, Line, lines_of, page_text, reading_order
 from cityqa.types import Chunk, Document
 from conftest import FIXTURE_CORPUS, REPORT, GoldAnswers
-from pdfgen import PdfLayout, make_pdf, report_paragraphs
+from pdfgen import BODY_SIZE, Block, ColumnLayout, PdfLayout, Spanning, make_pdf, make_two_column_pdf, report_paragraphs
 
 HEADER = "Policy Paper Series · City Diplomacy"
 PDF_NAME = REPORT.with_suffix(".pdf").name
@@ -263,3 +265,184 @@ def test_a_pdf_read_by_an_older_reader_is_read_again(tmp_path: Path, monkeypatch
     monkeypatch.setitem(FORMATS, ".pdf", replace(FORMATS[".pdf"], version=newer))
     report = assistant.ingest()
     assert report.changed == ["note.pdf"] and assistant.manifest["files"]["note.pdf"]["reader"] == newer
+
+
+# ---------------------------------------------------------------- two-column pages
+
+TWO_COLUMN_TITLE = "Harbors and Railways: How Two Sister Cities Work Abroad"
+RIGHT_COLUMN_SENTENCE = ("Its railway museum partnered with a Japanese transit authority in 1994, and the partnership "
+                         "grew into a technical exchange on signalling and station accessibility.")
+TWO_COLUMN_PAGES: list[list[Block]] = [
+    [Spanning(TWO_COLUMN_TITLE, 1), [
+        "Marisol Bay signed its first sister city agreement with a Portuguese harbor town in 1987. The agreement "
+        "covered student exchanges and an annual fishing festival. Within a decade the festival drew visitors from "
+        "eleven countries, and the harbor commission opened a small representative office in Lisbon.",
+        "The office was staffed by a single coordinator. She organized delegations, answered letters from exporters "
+        "and kept a register of every agreement the city had signed.",
+        "Funding came from harbor fees rather than the general budget. Critics on the council argued that the fees "
+        "should pay for dredging instead. The dispute lasted three budget cycles and ended with a compromise: the "
+        "office would publish an annual report of its activities.",
+        f"Cedar Junction took another path. {RIGHT_COLUMN_SENTENCE}",
+        "Engineers from both cities visited each other every spring. They compared maintenance schedules and "
+        "published a joint handbook on platform design that several regional railways adopted.",
+    ], Spanning("Figure 1. Delegations received by Marisol Bay and Cedar Junction, 1987 to 2020, by year and country "
+                "of origin."), [
+        "The two cities differ in how they measure success. Marisol Bay counts visitors and trade inquiries, while "
+        "Cedar Junction counts the technical standards its partners adopt.",
+        "Both cities report that personal relationships matter more than formal agreements. A single retirement can "
+        "end a partnership that looked secure on paper.",
+    ]],
+    [Spanning("Costs and Protocol Across Both Cities and Their Partners", 2), [
+        "Neither city employs a full-time protocol officer. Visiting delegations are received by whichever "
+        "department invited them, which leads to duplicated effort and occasional embarrassment.",
+        "A shared regional protocol desk has been proposed several times. The proposal stalls each year over the "
+        "question of which city would host it.",
+    ], Spanning("Lessons", 2), [
+        "Smaller cities can learn from both approaches. A focused partnership with one clear purpose outlasts a "
+        "broad agreement that nobody owns.",
+        "Future reports will track both partnerships through the next decade.",
+    ]],
+]
+
+
+def _two_column_text() -> str:
+    """The text a reader sees: headings and caption in place, each block's paragraphs whole and in order."""
+    parts: list[str] = []
+    for blocks in TWO_COLUMN_PAGES:
+        for block in blocks:
+            if isinstance(block, Spanning):
+                parts.append(f"{'#' * block.level} {block.text}" if block.level else block.text)
+            else:
+                parts.extend(block)
+    return "\n\n".join(parts)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.replace("\n\n", " ")) if s and not s.startswith("#")]
+
+
+@pytest.fixture(scope="module", params=[(False, False), (False, True), (True, False), (True, True)],
+                ids=["columns-runs", "columns-words", "rows-runs", "rows-words"])
+def two_column_pdf(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> tuple[Path, ColumnLayout, bool]:
+    """The two-column report written column by column or row by row (left and right lines on shared baselines),
+    each line as one text run or word by word."""
+    rows, word_by_word = request.param
+    path = tmp_path_factory.mktemp("two-column") / "sister-cities.pdf"
+    return path, make_two_column_pdf(path, TWO_COLUMN_PAGES, rows=rows, word_by_word=word_by_word), rows
+
+
+def _library_lines(path: Path) -> list[list[Line]]:
+    """Each page's lines in the order pdfium reads them, before `reading_order`."""
+    import pypdfium2 as pdfium
+
+    from cityqa.pdfrender import page_glyphs  # the characters `read_pdf` reads
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        return [lines_of(list(page_glyphs(pdf[n]))) for n in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def test_the_two_column_pdf_is_what_the_test_claims(two_column_pdf: tuple[Path, ColumnLayout, bool]) -> None:
+    path, layout, rows = two_column_pdf
+    lines = layout.column_lines
+    assert layout.pages == 2 and {line.column for line in lines} == {0, 1}
+    assert all(line.share < SHORT_LINE for line in lines if line.ends_paragraph)  # a paragraph ends on a short line
+    assert any(line.text.endswith(".") and not line.ends_paragraph for line in lines)  # a sentence ends a full line
+    assert any(line.column == 0 and line.text.endswith("-") for line in lines)  # a word hyphenated in the left column
+    switch = [n for n, (a, b) in enumerate(itertools.pairwise(lines)) if (a.column, b.column) == (0, 1)]
+    assert any(not lines[n].ends_paragraph for n in switch)  # a paragraph runs on from the left column to the right
+    gutter = 306.0  # the middle of the page
+    straddling = [line for page in _library_lines(path) for line in page if line.left < gutter < line.right
+                  and abs(line.size - BODY_SIZE) < 0.5]
+    if rows:  # pdfium merges the left and right lines sharing a baseline into one line: the case that interleaves
+        assert len(straddling) >= 10
+    else:
+        assert straddling == []
+
+
+def test_a_two_column_pdf_reads_each_column_whole_and_in_order(two_column_pdf: tuple[Path, ColumnLayout, bool]
+                                                               ) -> None:
+    path, layout, _ = two_column_pdf
+    text = read_pdf(path.name, path).text
+    expected = _two_column_text()
+    assert text == expected
+    sentences = _sentences(expected)
+    assert len(sentences) >= 20 and all(s in text for s in sentences)
+    for word in layout.hyphenated:
+        assert word in text
+    title, first_left = text.index(f"# {TWO_COLUMN_TITLE}"), text.index("Marisol Bay signed")
+    assert title == 0 < first_left < text.index("The dispute lasted") < text.index("Figure 1.") < text.index(
+        "The two cities differ") < text.index("## Costs and Protocol") < text.index("Neither city") < text.index(
+        "## Lessons") < text.index("Smaller cities")
+
+
+def test_without_reading_order_the_rows_interleave(two_column_pdf: tuple[Path, ColumnLayout, bool]) -> None:
+    """What the reader gave before it read columns: for the row-by-row PDF most sentences came out broken."""
+    path, _, rows = two_column_pdf
+    before, _ = page_text(_library_lines(path))
+    whole = sum(1 for s in _sentences(_two_column_text()) if s in before)
+    if rows:
+        assert whole < len(_sentences(_two_column_text())) / 2
+    else:
+        assert before != _two_column_text()  # paragraph breaks measured against the page's width
+
+
+def test_column_paragraphs_break_where_the_column_says(two_column_pdf: tuple[Path, ColumnLayout, bool]) -> None:
+    path, _, _ = two_column_pdf
+    pages = [reading_order(lines) for lines in _library_lines(path)]
+    assert all(len({line.column for line in page} - {None}) == 2 for page in pages)  # a left and a right column
+    text, starts = page_text(pages)
+    paragraphs = text.split("\n\n")
+    assert "in 1987. The agreement covered" in text  # a sentence ending a full line of the column
+    assert "The office was staffed by a single coordinator. She organized delegations" in text
+    assert "pay for dredging instead." in text  # across the column switch
+    assert paragraphs.index("## Costs and Protocol Across Both Cities and Their Partners") > 0
+    assert starts == [0, text.index("## Costs and Protocol")]
+
+
+def test_single_column_pages_keep_the_library_order(pdf_corpus: tuple[Path, PdfLayout]) -> None:
+    folder, _ = pdf_corpus
+    pages = _library_lines(folder / PDF_NAME)
+    assert len(pages) >= 4
+    for lines in pages:
+        assert reading_order(lines) == lines
+
+
+def test_a_table_or_form_on_a_single_column_page_is_not_read_as_columns() -> None:
+    prose = "The council reviewed budgets, staffing and procurement rules for the coming fiscal year."
+
+    def row(cells: list[tuple[float, str]], baseline: float) -> list[Glyph]:
+        return [*[g for x, cell in cells for g in _glyphs(cell, x, baseline, 10)],
+                Glyph("\n", 0, 0, 0, 0, 0, baseline)]
+    table = [row([(72, prose)], 720)]
+    table += [row([(72, f"Harbor {n}"), (180, f"{1000 + 37 * n}"), (288, f"{2000 + 41 * n}"),
+                   (396, f"{3000 + 43 * n}"), (504, f"{4000 + 47 * n}")], 700 - 14 * n) for n in range(8)]
+    form = [row([(72, prose)], 720 - 14 * n) for n in range(3)]
+    form += [row([(72, f"Field number {n} of the form"), (320, f"the value given for field {n} here")],
+                 670 - 14 * n) for n in range(4)]
+    form += [row([(72, prose)], 600 - 14 * n) for n in range(5)]
+    for page in (table, form):
+        lines = lines_of([g for line in page for g in line])
+        assert len(lines) == len(page) and reading_order(lines) == lines
+
+
+def test_a_right_column_sentence_is_retrieved_whole(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    layout = make_two_column_pdf(corpus / "sister-cities.pdf", TWO_COLUMN_PAGES, rows=True)
+    right = [line.text for line in layout.column_lines if line.column == 1]
+    assert RIGHT_COLUMN_SENTENCE in " ".join(right)  # printed over several lines of the right column
+    assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    assert assistant.ingest().added == ["sister-cities.pdf"]
+    question = "When did the Cedar Junction railway museum partner with a Japanese transit authority?"
+    sentences = [hit.chunk.sentence_text(s) for hit in assistant.passages(question) for s in hit.chunk.sentences]
+    assert RIGHT_COLUMN_SENTENCE in sentences
+    answer = assistant.ask(question)
+    assert not answer.abstained and "1994" in answer.answer
+    cited = next(c for c in answer.citations if RIGHT_COLUMN_SENTENCE in c.quote and c.page == 1)
+    # pdfium holds the sentence in pieces between the left column's lines; it is highlighted in reading order
+    _, marked = sandbox.render_page(corpus / "sister-cities.pdf", 1, cited.quote, scale=0.25)
+    assert marked >= len("".join(cited.quote.split())) - 5

@@ -56,7 +56,8 @@ def decode(source: str, data: bytes) -> str:
 def read_pdf(source: str, path: Path) -> Extracted:
     import pypdfium2 as pdfium
 
-    from .pdftext import lines_of, page_text
+    from .pdfrender import page_glyphs
+    from .pdftext import lines_of, page_text, reading_order
 
     try:
         pdf = pdfium.PdfDocument(path)
@@ -65,38 +66,11 @@ def read_pdf(source: str, path: Path) -> Extracted:
             f"PDF cannot be parsed ({exc})"
         raise UnreadableFileError(source, reason) from exc
     try:
-        pages = [lines_of(list(_glyphs(pdf[n]))) for n in range(len(pdf))]
+        pages = [reading_order(lines_of(page_glyphs(pdf[n]))) for n in range(len(pdf))]
     finally:
         pdf.close()
     text, starts = page_text(pages)
     return Extracted(text, starts)
-
-
-def _glyphs(page: Any) -> Iterator[Any]:
-    """Every character of a pdfium page with its box, baseline, font size and weight (0 size when generated)."""
-    import pypdfium2.raw as raw
-
-    from .pdftext import Glyph
-
-    textpage = page.get_textpage()
-    count = textpage.count_chars()
-    for i in range(count):
-        code = raw.FPDFText_GetUnicode(textpage, i)
-        left, bottom, right, top = textpage.get_charbox(i)
-        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
-        size = 0.0 if generated else float(raw.FPDFText_GetFontSize(textpage, i))
-        baseline = _baseline(raw, textpage, i, bottom)
-        yield Glyph(chr(code) if code else "", left, bottom, right, top, size, baseline,
-                    int(raw.FPDFText_GetFontWeight(textpage, i)))
-
-
-def _baseline(raw: Any, textpage: Any, index: int, fallback: float) -> float:
-    import ctypes
-
-    x, y = ctypes.c_double(), ctypes.c_double()
-    if raw.FPDFText_GetCharOrigin(textpage, index, ctypes.byref(x), ctypes.byref(y)):
-        return y.value
-    return fallback
 
 
 def read_docx(source: str, path: Path) -> Extracted:
@@ -204,7 +178,7 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    ".pdf": Format("PDF", "PDF", read_pdf, version=2),
+    ".pdf": Format("PDF", "PDF", read_pdf, version=3),
     ".docx": Format("DOCX", "Word", read_docx, version=2),
     ".md": Format("Markdown", "Markdown"),
     ".markdown": Format("Markdown", "Markdown"),

@@ -1,11 +1,14 @@
 """A PDF page as a picture, with a quoted sentence highlighted on it (pypdfium2 renders, Pillow paints).
 
 The quote is found on the page by its letters and digits alone, so line breaks, line-end hyphens, running headers
-and note markers between its words do not stop the match. A quote that crosses a page break is highlighted as far as
-it goes on each page: its longest opening part on the first page, its longest closing part on the last.
+and note markers between its words do not stop the match. It is looked for in the order pdfium holds the characters,
+then in the reading order `pdftext` gives the text (a two-column page written row by row holds a right-column
+sentence in pieces, between the left column's lines). A quote that crosses a page break is highlighted as far as it
+goes on each page: its longest opening part on the first page, its longest closing part on the last.
 
-A leaf module (no cityqa imports): the sandbox child runs it, so a hostile PDF can hurt only that process.
-`pages.page_image` is the entry point the rest of cityqa uses.
+`page_glyphs` reads a page's characters for `extractors.read_pdf` too, so the text indexed and the characters
+matched here are the same. The module imports only the leaf `pdftext`: the sandbox child runs it, so a hostile PDF
+can hurt only that process. `pages.page_image` is the entry point the rest of cityqa uses.
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ import io
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from .pdftext import Glyph, lines_of, reading_order
+
 HIGHLIGHT_RGBA = (255, 214, 0, 110)
 OUTLINE_RGBA = (230, 120, 0, 255)
 MIN_MATCH = 12  # letters and digits; a shorter partial match across a page break is not trusted
 Part = Literal["whole", "head", "tail"]
 
 
-def match_indices(page_chars: Sequence[str], quote: str, part: Part = "whole") -> list[int]:
+def match_indices(page_chars: Sequence[str], quote: str, part: Part = "whole",
+                  order: Sequence[int] | None = None) -> list[int]:
     """Indices into `page_chars` of the characters that spell `quote` (or, for `head` / `tail`, its longest opening
-    or closing part found on the page); [] when it is not there."""
-    keys = [(i, ch.casefold()) for i, ch in enumerate(page_chars) if ch.isalnum()]
+    or closing part found on the page); [] when it is not there. `order`: the indices in the order to read them
+    (default: as they are)."""
+    order = range(len(page_chars)) if order is None else order
+    keys = [(at, page_chars[i].casefold()) for at, i in enumerate(order) if page_chars[i].isalnum()]
     hay = "".join(ch for _, ch in keys)
     target = "".join(ch.casefold() for ch in quote if ch.isalnum())
     if not target:
@@ -33,8 +41,36 @@ def match_indices(page_chars: Sequence[str], quote: str, part: Part = "whole") -
     if span is None:
         return []
     start, end = span
-    first, last = keys[start][0], keys[end - 1][0]
-    return list(range(first, last + 1))
+    return list(order[keys[start][0] : keys[end - 1][0] + 1])
+
+
+def page_glyphs(page: Any) -> list[Glyph]:
+    """Every character of a pdfium page with its box, baseline, font size and weight (0 size when generated)."""
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    glyphs = []
+    for i in range(textpage.count_chars()):
+        code = raw.FPDFText_GetUnicode(textpage, i)
+        left, bottom, right, top = textpage.get_charbox(i)
+        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
+        size = 0.0 if generated else float(raw.FPDFText_GetFontSize(textpage, i))
+        glyphs.append(Glyph(chr(code) if code else "", left, bottom, right, top, size,
+                            _baseline(raw, textpage, i, bottom), int(raw.FPDFText_GetFontWeight(textpage, i))))
+    return glyphs
+
+
+def _baseline(raw: Any, textpage: Any, index: int, fallback: float) -> float:
+    x, y = ctypes.c_double(), ctypes.c_double()
+    if raw.FPDFText_GetCharOrigin(textpage, index, ctypes.byref(x), ctypes.byref(y)):
+        return float(y.value)
+    return fallback
+
+
+def reading_indices(glyphs: Sequence[Glyph]) -> list[int]:
+    """The page's character indices in `pdftext`'s reading order (columns read one after the other)."""
+    at = {id(glyph): i for i, glyph in enumerate(glyphs)}
+    return [at[id(g)] for line in reading_order(lines_of(glyphs)) for g in line.glyphs if id(g) in at]
 
 
 def _find(hay: str, target: str, part: Part) -> tuple[int, int] | None:
@@ -75,8 +111,9 @@ def render(path: str, page_number: int, quote: str, part: Part = "whole", scale:
             raise ValueError(f"the PDF has {len(pdf)} pages, not page {page_number}")
         page = pdf[page_number - 1]
         textpage = page.get_textpage()
-        chars = [chr(code) if (code := _unicode(textpage, i)) else "" for i in range(textpage.count_chars())]
-        indices = match_indices(chars, quote, part)
+        glyphs = page_glyphs(page)
+        chars = [g.char for g in glyphs]
+        indices = match_indices(chars, quote, part) or match_indices(chars, quote, part, reading_indices(glyphs))
         boxes = line_boxes([textpage.get_charbox(i) for i in indices])
         image = page.render(scale=scale).to_pil().convert("RGBA")
         _paint(image, [_to_device(page, image.size, box) for box in boxes], scale)
@@ -85,12 +122,6 @@ def render(path: str, page_number: int, quote: str, part: Part = "whole", scale:
         return out.getvalue(), len(indices)
     finally:
         pdf.close()
-
-
-def _unicode(textpage: Any, index: int) -> int:
-    import pypdfium2.raw as raw
-
-    return int(raw.FPDFText_GetUnicode(textpage, index))
 
 
 def _to_device(page: Any, size: tuple[int, int], box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

@@ -1,22 +1,36 @@
 """A PDF's text as a reader sees it, from the positioned characters of its pages.
 
-A PDF holds characters at positions, not paragraphs. This module rebuilds the reading text from them, for any
-single-column document, with nothing fitted to one report:
+A PDF holds characters at positions, not paragraphs. This module rebuilds the reading text from them, for single-
+and two-column documents, with nothing fitted to one report:
 
 - **lines** from the characters (`lines_of`): the line breaks the PDF library reports, line-end hyphens, and
   superscript note markers (a smaller, raised digit). A marker after a sentence's end stays glued to it
   (`harbor.12`), where `chunking` records it as an endnote like in a text file; anywhere else it is dropped so it
   never lands inside a word.
+- **columns** (`reading_order`), per page from the characters' positions alone: the gutter is the widest blank
+  strip near the middle of the page (at least `GUTTER` type sizes wide) that the most lines leave blank. It counts
+  only when both sides read as columns of running text: each a fair share of the page's width, at least
+  `COLUMN_LINES` lines side by side with the other, most lines filling their column, no blank strip running down
+  inside a side (that is a table), and more column lines than full-width body lines (a small table or form inside
+  a single-column page is left alone). A line the library reports across the gutter (a writer that emits the
+  page row by row puts a left and a right line on one baseline) is split there, and the page is read block by
+  block from the top: the block's left column top to bottom, then its right column. A line that crosses the gutter
+  (a title, a caption, a heading across both columns), or a heading on one side with nothing of the other column
+  beside it and that column above and below it, ends the block above and keeps its place. Column lines carry their
+  column's extent. A page without a gutter keeps the library's order, so a single-column page reads as before; a
+  page of three or more columns is left in the library's order.
 - **running headers and footers** (`running_lines`): among the two top-most and two bottom-most lines of each
   page, the ones that repeat (digits ignored) on at least half the pages, and bare page numbers ("7", "Page 7 of
   9", "- vii -").
 - **paragraphs** (`page_text`): a new paragraph where the gap between lines is wider than the usual line pitch, the
-  type size changes, or a sentence ends on a short line; a paragraph continues across a page break unless the page
-  ended on a short line.
+  type size changes, or a sentence ends on a short line ("short" against the line's column, or for a full-width
+  line the document's text width); a paragraph continues across a page break, and from one column into the next,
+  unless the line before ended a sentence on a short line.
 - **headings**: a short paragraph set larger than the body text (or bold and unpunctuated) becomes a Markdown
   heading line (`## Title`), one level per size, so `chunking` reads the section path as it does in Markdown.
 - **words hyphenated at line ends** are joined ("interna-" + "tional"), unless the document elsewhere spells the
-  word with its hyphen ("self-funding") and never without.
+  word with its hyphen ("self-funding") and never without; a hyphen that ends a column's line is a line end even
+  where the library read the row on into the other column.
 
 `page_text` returns the text and the offset where each page begins, so a citation can name its page. A leaf
 module (no cityqa imports): the sandbox child runs it.
@@ -30,7 +44,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SOFT_HYPHENS = ("\ufffe", "\x02")  # what pdfium reports for a hyphen it recognised at a line end
 SUPERSCRIPT_RATIO = 0.8  # a character this much smaller than its line, and raised, is a note marker
@@ -38,6 +52,10 @@ HEADING_RATIO = 1.15  # a paragraph set this much larger than the body text is a
 PARAGRAPH_GAP = 1.3  # a gap between lines this many times the usual pitch starts a paragraph
 SHORT_LINE = 0.85  # a line ending before this fraction of the column's width ends its paragraph (after a sentence)
 BOLD_WEIGHT = 600
+GUTTER = 0.8  # a gutter between two columns is a blank strip at least this many times the body type size wide
+COLUMN_SHARE = 0.25  # each column is at least this share of the page's text width (so the gutter is near the middle)
+COLUMN_LINES = 3  # each column has at least this many lines beside a line of the other one
+COLUMN_FILL = 0.75  # a column's median line fills at least this share of its width (running text, not a table)
 _SENTENCE_END = re.compile(r"[.!?:][\"”’)\]]*\d{0,3}$")
 _NOTE_ANCHOR = re.compile(r"[.!?][\"”’)\]]*$")
 _PAGE_NUMBER = re.compile(r"^(?:page|p\.)?\s*[-–—]?\s*(?:#+|[ivxlcdm]+)(?:\s*(?:of|/)\s*#+)?\s*[-–—]?$", re.I)
@@ -68,6 +86,8 @@ class Line:
     size: float
     bold: bool = False
     hyphen: bool = False  # ends with a hyphen at the line end (the hyphen is not in `text`)
+    column: tuple[float, float] | None = None  # (left, right) of the page's column the line is in; None: full width
+    glyphs: tuple[Glyph, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass
@@ -117,7 +137,7 @@ def _line(run: list[Glyph], hyphen: bool) -> Line:
         text, hyphen = text[:-1], True
     bold = statistics.median(g.weight for g in ink) >= BOLD_WEIGHT
     return Line(text.strip(), min(g.left for g in ink), max(g.right for g in ink), max(g.top for g in ink),
-                baseline, size, bold, hyphen)
+                baseline, size, bold, hyphen, glyphs=tuple(run))
 
 
 def _without_stray_notes(run: list[Glyph], size: float, baseline: float) -> str:
@@ -141,6 +161,138 @@ def _without_stray_notes(run: list[Glyph], size: float, baseline: float) -> str:
 def _is_marker(glyph: Glyph, size: float, baseline: float) -> bool:
     return (glyph.char.isdigit() and 0 < glyph.size < SUPERSCRIPT_RATIO * size
             and glyph.baseline > baseline + 0.2 * size)
+
+
+# ---------------------------------------------------------------- columns
+
+
+def reading_order(lines: Sequence[Line]) -> list[Line]:
+    """The page's lines in reading order. A page without a gutter keeps the PDF library's order. On a page with two
+    columns, a line straddling the gutter is split into its left and right parts, and the page is read block by
+    block from the top: a block's left column top to bottom, then its right column; a full-width line (a title, a
+    caption, a heading across both columns) ends the block above it and is read in its place. Column lines carry
+    their column's extent, which the paragraph rules measure against."""
+    sides = _columns(lines)
+    if sides is None:
+        return list(lines)
+    columns = [[line for line, side in sides if side == n] for n in (0, 1)]
+    extents = [(min(line.left for line in column), max(line.right for line in column)) for column in columns]
+    size = _body_size([lines])
+    spanning = {id(line) for line, side in sides if side < 0 or _spans(line, columns[1 - side], size)}
+    ordered: list[Line] = []
+    block: tuple[list[Line], list[Line]] = ([], [])
+    for line, side in sorted(sides, key=lambda item: -item[0].baseline):
+        if id(line) in spanning:
+            ordered.extend([*block[0], *block[1], replace(line, column=None)])
+            block = ([], [])
+        else:
+            block[side].append(replace(line, column=extents[side]))
+    return [*ordered, *block[0], *block[1]]
+
+
+def _columns(lines: Sequence[Line]) -> list[tuple[Line, int]] | None:
+    """The page's lines split at the gutter between two columns of running text (see `_sides`), or None when there
+    is none. The gutter is the middle of the widest blank strip (at least `GUTTER` type sizes wide) near the middle
+    of the page that the most lines leave blank, when both sides of it read as columns."""
+    inks = [ink for ink in map(_ink, lines) if ink]
+    if len(inks) < COLUMN_LINES:
+        return None
+    size = _body_size([lines])
+    reach = GUTTER * size / 2  # a point at least this far from every character of a line is in a gap that wide
+    x0 = min(left for ink in inks for left, _ in ink)
+    x1 = max(right for ink in inks for _, right in ink)
+    lo, hi = math.ceil(x0 + COLUMN_SHARE * (x1 - x0)), math.floor(x1 - COLUMN_SHARE * (x1 - x0))
+    if hi <= lo:
+        return None
+    blank = _blank(inks, lo, hi, reach, between=False)
+    most = max(blank)
+    runs = [list(group) for key, group in itertools.groupby(range(len(blank)), key=lambda i: blank[i] == most) if key]
+    widest = max(runs, key=len)
+    sides = _sides(lines, lo + (widest[0] + widest[-1]) / 2, reach)
+    return sides if _read_as_columns(sides, x1 - x0, size, reach) else None
+
+
+def _blank(inks: Sequence[Sequence[tuple[float, float]]], lo: int, hi: int, reach: float, between: bool) -> list[int]:
+    """For each x from `lo` to `hi`, how many lines have no character within `reach` of it (`between`: and have
+    characters both left and right of it)."""
+    blank = [0] * (hi - lo + 1)
+    for ink in inks:
+        covered = [False] * len(blank)
+        for left, right in ink:
+            for x in range(max(lo, math.ceil(left - reach)), min(hi, math.floor(right + reach)) + 1):
+                covered[x - lo] = True
+        if between:
+            first, last = min(left for left, _ in ink), max(right for _, right in ink)
+            for i in range(len(covered)):
+                covered[i] = covered[i] or not first < lo + i < last
+        for i, hit in enumerate(covered):
+            blank[i] += not hit
+    return blank
+
+
+def _ink(line: Line) -> list[tuple[float, float]]:
+    """The horizontal extents of the line's printed characters."""
+    return [(g.left, g.right) for g in line.glyphs if g.size > 0 and g.right > g.left and not g.char.isspace()]
+
+
+def _sides(lines: Sequence[Line], x: float, reach: float) -> list[tuple[Line, int]]:
+    """Each line, or each part of a line split at the gutter `x`, with its side: 0 left, 1 right, -1 across (a
+    character within `reach` of the gutter)."""
+    out: list[tuple[Line, int]] = []
+    for line in lines:
+        ink = _ink(line)
+        if not ink or any(left - reach <= x <= right + reach for left, right in ink):
+            out.append((line, -1))
+            continue
+        parts = ([g for g in line.glyphs if g.left + g.right < 2 * x],
+                 [g for g in line.glyphs if g.left + g.right >= 2 * x])
+        inked = [run for run in parts if any(g.size > 0 and not g.char.isspace() for g in run)]
+        if len(inked) == 1:
+            out.append((line, 0 if inked[0] is parts[0] else 1))
+            continue
+        head = parts[0][: max(i for i, g in enumerate(parts[0]) if not g.char.isspace()) + 1]  # "agree-" ends it
+        left, right = _line(head, hyphen=False), _line(parts[1], hyphen=False)
+        right.hyphen = right.hyphen or line.hyphen  # a soft hyphen the library reported at the line's end
+        out.extend([(left, 0), (right, 1)])
+    return out
+
+
+def _read_as_columns(sides: list[tuple[Line, int]], width: float, size: float, reach: float) -> bool:
+    """Do the lines either side of a gutter read as two columns of running text? Each side has enough lines beside
+    lines of the other and is a fair share of the page's width; most of its lines fill its width, and no blank strip
+    runs down inside it (that would be a table); and the columns hold more lines than the full-width body text
+    around them (a small table or form in a single-column page is not read as columns)."""
+    columns = [[line for line, side in sides if side == n] for n in (0, 1)]
+    if min(len(column) for column in columns) < COLUMN_LINES:
+        return False
+    beside = sum(1 for line in columns[0] if any(_level(line, other) for other in columns[1]))
+    across = sum(1 for line, side in sides if side < 0 and abs(line.size - size) < 0.5)
+    if beside < COLUMN_LINES or len(columns[0]) + len(columns[1]) - beside <= across:
+        return False
+    for column in columns:
+        left, right = min(line.left for line in column), max(line.right for line in column)
+        if right - left < COLUMN_SHARE * width:
+            return False
+        if statistics.median(line.right - line.left for line in column) < COLUMN_FILL * (right - left):
+            return False
+        inside = _blank([_ink(line) for line in column], math.ceil(left), math.floor(right), reach, between=True)
+        if max(inside) >= max(COLUMN_LINES, len(column) / 2):
+            return False
+    return True
+
+
+def _level(a: Line, b: Line) -> bool:
+    """Are the two lines side by side (their heights overlap)?"""
+    return a.baseline - 0.3 * a.size < b.top and b.baseline - 0.3 * b.size < a.top
+
+
+def _spans(line: Line, other: list[Line], body_size: float) -> bool:
+    """Is a heading on one side of the gutter a heading across the page: nothing of the other column beside it, and
+    the other column both above and below it?"""
+    if line.size < HEADING_RATIO * body_size and not line.bold:
+        return False
+    return (not any(_level(line, o) for o in other) and any(o.baseline > line.baseline for o in other)
+            and any(o.baseline < line.baseline for o in other))
 
 
 # ---------------------------------------------------------------- running headers, footers, page numbers
@@ -229,12 +381,16 @@ def _paragraphs(body: Sequence[Sequence[Line]]) -> list[_Paragraph]:
 
 
 def _breaks(previous: Line, line: Line, same_page: bool, pitch: float, short_before: float) -> bool:
-    """Does `line` start a new paragraph after `previous`?"""
+    """Does `line` start a new paragraph after `previous`? (`short_before`: where a short full-width line ends.)"""
     if abs(line.size - previous.size) > 0.1 * previous.size or line.bold != previous.bold:
         return True
     ended = bool(_SENTENCE_END.search(previous.text)) and not previous.hyphen
+    if previous.column is not None:  # measured against its column
+        left, right = previous.column
+        short_before = right - (1 - SHORT_LINE) * max(right - left, 1.0)
     short = previous.right < short_before
-    if not same_page:
+    next_column = previous.column is not None and line.column is not None and previous.column != line.column
+    if not same_page or next_column:
         return ended and short
     gap = previous.baseline - line.baseline
     if gap > PARAGRAPH_GAP * pitch * (previous.size / max(line.size, 1.0)) or gap < -pitch:
