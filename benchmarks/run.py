@@ -45,6 +45,7 @@ def table(results: dict) -> str:
         rows.append(("warm latency p95 (ms)", f"{lat['p95_ms']:.1f}", f"{lat['baseline_p95_ms']:.1f}", "", "<=100 ms",
                      _ok(lat["p95_ms"] <= 100)))
     rows += _squad_rows(results.get("squad", {}))
+    rows += _typo_rows(results.get("typos", {}))
     thr = results.get("throughput", {}).get("rows", {})
     if thr:
         base = thr["baseline"]
@@ -102,6 +103,21 @@ def _squad_rows(squad: dict) -> list[tuple[str, ...]]:
     ]
 
 
+def _typo_rows(typos: dict) -> list[tuple[str, ...]]:
+    """The same held-out articles with one typo per question: spelling correction on against off."""
+    runs = typos.get("runs")
+    if not runs:
+        return []
+    on, off, right = runs["typos, corrected"], runs["typos, not corrected"], runs["typed right"]
+    return [
+        ("  with a typo per question: evidence cited", f"{on['evidence_cited']:.3f}",
+         f"{off['evidence_cited']:.3f} (uncorrected)", f"{on['evidence_cited'] / off['evidence_cited']:.2f}x",
+         f"typed right: {right['evidence_cited']:.3f}", ""),
+        ("  with a typo per question: false not found", f"{on['false_not_found']:.3f}",
+         f"{off['false_not_found']:.3f} (uncorrected)", "", "", ""),
+    ]
+
+
 def _ok(flag: bool) -> str:
     return "yes" if flag else "NO"
 
@@ -116,7 +132,7 @@ def main() -> None:
     path = HERE / "results.json"
     results: dict = json.loads(path.read_text(encoding="utf-8")) if skip - {""} and path.is_file() else {}
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}
-    for name in ("coldstart", "latency", "squad", "throughput"):
+    for name in ("coldstart", "latency", "squad", "typos", "throughput"):
         if name not in skip:
             results[name] = step(name, []) | {"measured": time.strftime("%Y-%m-%d %H:%M")}
     if "scale" not in skip:
@@ -126,7 +142,7 @@ def main() -> None:
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(table(results))
-    names = ("coldstart", "latency", "squad", "throughput", "scale")
+    names = ("coldstart", "latency", "squad", "typos", "throughput", "scale")
     carried = [name for name in names if name in skip and name in results]
     if carried:
         print(f"\nnot run this time, figures from the run that last measured them: {', '.join(carried)}")

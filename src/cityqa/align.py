@@ -158,6 +158,10 @@ class Lexicon:
             seen |= frontier
         return False
 
+    def knows(self, word: str) -> bool:
+        """Whether `word` or a base form of it is an English word WordNet lists."""
+        return any(b in self._senses or b in self._pos for b in self.bases(word))
+
     def opposite(self, a: str, b: str) -> bool:
         return not self.antonyms(a).isdisjoint(self.bases(b))
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .factcheck import Checkable
 
+from .align import lexicon
 from .answer import Answerer, AnswererFactory, Extractor, extractive
 from .embeddings import Embedder, go_offline
 from .entities import Gazetteer, gazetteer_for
@@ -26,7 +27,9 @@ from .ingest import Progress, ingest
 from .nodes import NodeStore
 from .retrieve import HybridRetriever, Retriever, RetrieverFactory
 from .settings import Settings
+from .spelling import Speller
 from .store import IndexStore
+from .text import stem
 from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
 
 Checker = Callable[["Checkable", str], list[Verdict]]  # fact-checks text against an assistant's index
@@ -51,6 +54,17 @@ class _Engine:
         if isinstance(self.answerer, Extractor):
             return self.answerer
         return Extractor(self.nodes, self.settings, embedder=self.embedder)
+
+    @cached_property
+    def speller(self) -> Speller:
+        """Corrects mistyped question words to this generation's words; built on first use. A word is right as
+        typed when it is English or shares its stem with a document word ('partnering' / 'partners')."""
+        terms = self.extractor.idf
+
+        def known(word: str) -> bool:
+            return stem(word) in terms or lexicon().knows(word)
+
+        return Speller(lambda: (c.text for c in self.nodes.chunks), known)
 
     @cached_property
     def places(self) -> Gazetteer:
@@ -155,7 +169,8 @@ class Assistant:
             return Answer(question=question, answer=problem, abstained=True, confidence=0.0, note=problem)
         engine = self.engine
         places = engine.places if history else None  # a first question needs no follow-up resolution
-        resolved = resolve(cleaned, self._answered(history), engine.people, places)
+        typed = engine.speller.correct(cleaned) if self.settings.correct_spelling else cleaned
+        resolved = resolve(typed, self._answered(history), engine.people, places)
         vector = self.embedder.encode_one(resolved)
         hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
         answer = engine.answerer.answer(cleaned, resolved, vector, hits)

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
             "in the package (cityqa/models)."
         ),
     )
+    correct_spelling: bool = Field(
+        True,
+        description=(
+            "Correct a question word that neither the documents nor English (WordNet) know to the documents' word one "
+            "edit away ('sistr' -> 'sister'); the answer shows the question as understood. With one typo in every "
+            "question of the held-out SQuAD articles, evidence cited 0.791 without, 0.849 with (0.863 typed right); "
+            "questions typed right are unchanged (README 'Quality')."
+        ),
+    )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a message.")
     max_check_chars: int = Field(
         20000, ge=100, description="Longer texts given to the fact-checker are refused with a message."
