@@ -65,8 +65,8 @@ def test_questions_typed_right_never_read_the_documents() -> None:
 
 
 def test_a_question_keeps_its_shape(speller: Speller) -> None:
-    question = "Which sistr cities did Riverbnd's mayr sign, in 1987?"
-    assert speller.correct(question) == "Which sister cities did Riverbend's mayor sign, in 1987?"
+    question = "Which sistr cities did Riverbnd's mayr sign, in 1987? SISTR"
+    assert speller.correct(question) == "Which sister cities did Riverbend's mayor sign, in 1987? SISTER"
 
 
 def test_a_mistyped_question_is_answered_and_says_how_it_was_read(assistant: Assistant) -> None:

@@ -66,13 +66,16 @@ class Speller:
         return ranked[0]
 
     def correct(self, text: str) -> str:
-        """`text` with each mistyped word replaced (keeping a capital first letter); the rest unchanged."""
+        """`text` with each mistyped word replaced (in capitals, or with a capital first letter, as typed); the
+        rest unchanged."""
 
         def fix(match: re.Match[str]) -> str:
             typed = match.group(0)
             right = self.correction(typed)
             if right is None:
                 return typed
+            if typed.isupper():
+                return right.upper()
             return right.capitalize() if typed[0].isupper() else right
 
         return _WORD.sub(fix, text)
