@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install dev index lint bench bench-quick browser clean train lexicon
+.PHONY: run test install dev ocr index lint bench bench-quick browser clean train lexicon
 
 run: install index
 	$(PY) app.py
@@ -22,8 +22,12 @@ TEST_WORKERS ?= 2
 test: dev browser
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-install: $(VENV)/.installed
-dev: $(VENV)/.installed-dev
+install: $(VENV)/.installed ocr
+dev: $(VENV)/.installed-dev ocr
+
+# Debian's Tesseract (with its English data) to read scanned PDFs by OCR; other languages: tesseract-ocr-<lang>
+ocr:
+	@test -x /usr/bin/tesseract || (apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)

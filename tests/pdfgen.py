@@ -6,11 +6,16 @@ words hyphenated across line ends where a long word does not fit, and endnote ma
 
 `make_two_column_pdf` sets a report in two columns (full-width title, headings and captions between blocks of
 column text), writing each column as a whole or the page row by row, and records every column line it printed.
+
+`scan_pdf` turns pages of such a PDF into scans: each page rasterised (pypdfium2 renders, in grey) and put back as
+a picture alone (Pillow writes the images as a PDF), the way a copier's PDF holds a page: no text layer at all.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -337,3 +342,27 @@ def _draw_justified(canvas: Canvas, line: _Set, x: float, y: float, room: float,
         canvas.drawString(x, y, word)
         x += stringWidth(word, BODY_FONT, BODY_SIZE) + space
 
+
+
+# ---------------------------------------------------------------- scanned pages
+
+
+def scan_pdf(source: Path, out: Path, pages: Collection[int] | None = None, dpi: int = 200) -> None:
+    """Write `source` to `out` with `pages` (1-based; default all) replaced by grey pictures of themselves at `dpi`,
+    as a scanner gives them (no text layer); the other pages keep their text."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(source)
+    try:
+        numbers = sorted(pages or range(1, len(pdf) + 1))
+        images = [pdf[n - 1].render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for n in numbers]
+        buffer = io.BytesIO()
+        images[0].save(buffer, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+        scans = pdfium.PdfDocument(buffer.getvalue())
+        for i, n in enumerate(numbers):
+            pdf.del_page(n - 1)
+            pdf.import_pages(scans, [i], n - 1)
+        pdf.save(out)
+        scans.close()
+    finally:
+        pdf.close()

@@ -22,8 +22,8 @@ REPO = PACKAGE.parents[1]
 # Lower layers first. A module may import modules of its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("types", "errors", "settings", "text", "pdftext"),  # records and text helpers
-    ("entities", "align", "spelling", "extractors", "pdfrender", "onnx_encoder"),  # words, places, spelling, format
-    # readers, the encoder
+    ("entities", "align", "spelling", "extractors", "pdfrender", "ocr", "onnx_encoder"),  # words, places, spelling,
+    # format readers, OCR, the encoder
     ("sandbox", "pages", "corpus", "chunking", "embeddings", "scorer", "squad", "metrics"),  # reading, scoring
     ("nodes", "vectors", "bm25", "store"),  # storage: a generation's node files, Chroma, BM25; the manifest
     ("ingest", "retrieve", "uploads"),

@@ -138,10 +138,11 @@ def test_page_image_highlights_the_quote_on_its_page(pdf_answers: GoldAnswers, p
                                                      ) -> None:
     folder, _ = pdf_corpus
     c = next(c for _, a in pdf_answers for c in a.citations if c.source == PDF_NAME and c.page and not c.page_end)
-    png = page_image(folder / PDF_NAME, c.page, c.quote)
-    assert png.startswith(b"\x89PNG") and _highlighted_pixels(png) > 500
+    image = page_image(folder / PDF_NAME, c.page, c.quote)
+    assert image.png.startswith(b"\x89PNG") and _highlighted_pixels(image.png) > 500 and image.marked > 0
     other = 1 if c.page > 1 else 2
-    assert _highlighted_pixels(page_image(folder / PDF_NAME, other, c.quote)) == 0
+    elsewhere = page_image(folder / PDF_NAME, other, c.quote)
+    assert _highlighted_pixels(elsewhere.png) == 0 and elsewhere.marked == 0
     _, marked = sandbox.render_page(folder / PDF_NAME, c.page, c.quote, scale=0.25)
     assert marked >= len("".join(c.quote.split())) - 5  # every character of the quote, spaces aside
 

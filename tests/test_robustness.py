@@ -163,10 +163,10 @@ def test_files_that_vanish_mid_ingest_are_skipped(tmp_path: Path, monkeypatch: p
             path.unlink()
         return real_hash(path)
 
-    def read_then_vanish(path: Path, corpus_dir: Path) -> Document:
+    def read_then_vanish(path: Path, corpus_dir: Path, settings: Settings | None = None) -> Document:
         if path.name == "c-gone-before-read.pdf":
             path.unlink()
-        doc = real_read(path, corpus_dir)
+        doc = real_read(path, corpus_dir, settings)
         if path.name == "d-gone-after-read.md":
             path.unlink()
         return doc

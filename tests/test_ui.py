@@ -197,6 +197,9 @@ def test_page_figure_embeds_the_png_inline_and_escapes_the_name() -> None:
     data = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', figure)
     assert data and base64.b64decode(data.group(1)) == out.getvalue()
     assert "Page 2 of &lt;b&gt;r&lt;/b&gt;.pdf" in figure and "<b>" not in figure
+    assert "the quote highlighted" in figure
+    unread = page_figure(out.getvalue(), citation(page=2), highlighted=False)
+    assert "the quote could not be found on the page image" in unread and "highlighted" not in unread
     shown = render_source_html("Q", citation(page=2), page=figure)
     assert shown.index("<dl>") < shown.index("<figure") < shown.index('class="cq-passage"')  # head, page, text
 

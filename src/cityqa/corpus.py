@@ -6,6 +6,12 @@ extracted text, which `read_document` reproduces deterministically. A PDF's docu
 starts (`Document.pages`), so citations name their page; a DOCX's leading field table or "Field: value" lines are
 its metadata, as front matter is for Markdown.
 
+A scanned PDF page (no text layer) is read by OCR (`cityqa.ocr`, Tesseract) when `Settings.ocr` is on and Tesseract
+with the `ocr_languages` is installed: the sandbox's first run lists the scanned pages, a second reads the file with
+them OCR'd. Otherwise a wholly scanned PDF is skipped with a reason that says what to install or set, and a partly
+scanned one keeps its text pages. The last few OCR'd texts are kept in memory, so the upload check, the ingest
+and the source view after it OCR a file once.
+
 Untrusted input: a file larger than `MAX_FILE_BYTES` is refused before it is read; PDF, DOCX and HTML are parsed
 in a child process under the time, memory and output limits of `cityqa.sandbox` (`PARSE_TIMEOUT_SECONDS`,
 `PARSE_MEMORY_BYTES`, `MAX_EXTRACTED_CHARS`), so a parser that loops or explodes costs one skipped file with a
@@ -15,7 +21,10 @@ reason, never a hung or crashed ingest. Text and Markdown are decoded in-process
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -23,9 +32,15 @@ from pathlib import Path
 from . import sandbox
 from .errors import CorpusError, UnreadableFileError
 from .extractors import FORMATS, MAX_FILE_BYTES, TEXT_SUFFIXES, Extracted, decode
+from .ocr import OcrOptions, unavailable
+from .settings import Settings
 from .types import INTERVIEW_FIELDS, Document, DocumentKind
 
+log = logging.getLogger(__name__)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_OCR_READS: OrderedDict[tuple[str, str, int, str], Extracted] = OrderedDict()  # (sha256, suffix, version, languages)
+_OCR_READS_KEPT = 8
+_OCR_READS_LOCK = threading.Lock()  # the UI reads documents from several threads
 
 
 def iter_corpus(corpus_dir: Path) -> Iterator[Path]:
@@ -57,8 +72,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_document(path: Path, corpus_dir: Path) -> Document:
-    """Read one file. Raises `UnreadableFileError` with a specific reason when it cannot be indexed."""
+def ocr_options(settings: Settings) -> OcrOptions | None:
+    """How the settings say to OCR scanned pages; None when OCR is off."""
+    return OcrOptions(settings.ocr_languages) if settings.ocr else None
+
+
+def read_document(path: Path, corpus_dir: Path, settings: Settings | None = None) -> Document:
+    """Read one file. Raises `UnreadableFileError` with a specific reason when it cannot be indexed. `settings` say
+    whether and in which languages scanned pages are OCR'd (default: `Settings()`, from the environment)."""
     source = source_name(path, corpus_dir)
     try:
         size = path.stat().st_size
@@ -80,26 +101,56 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
         if not text.strip():  # Unicode white space and separators (\x1c-\x1f) that bytes.strip() keeps
             raise UnreadableFileError(source, "file is empty (only white space)")
         return _text_document(source, text, sha)
-    extracted = _extract(suffix, path, source, data)
+    settings = settings or Settings()
+    extracted, unread = _extract(suffix, path, source, data, sha, settings)
     if not extracted.text.strip():
-        raise UnreadableFileError(source, "no text could be extracted (scanned or image-only file?)")
+        if unread:
+            raise UnreadableFileError(source, f"scanned {FORMATS[suffix].kind} (no text layer): {unread}")
+        if extracted.scanned:
+            raise UnreadableFileError(source, f"no text could be extracted (OCR found no words on its "
+                                              f"{len(extracted.scanned)} scanned page(s))")
+        raise UnreadableFileError(source, "no text could be extracted (no text layer, and no page image to OCR)")
+    if unread:
+        log.warning("%s: %d scanned page(s) left out: %s", source, len(extracted.scanned), unread)
     meta = _checked_metadata(source, extracted.metadata)
     return Document(source=source, text=extracted.text, sha256=sha, kind=_kind(meta), metadata=meta,
                     pages=tuple(extracted.pages))
 
 
-def _extract(suffix: str, path: Path, source: str, data: bytes) -> Extracted:
+def _extract(suffix: str, path: Path, source: str, data: bytes, sha: str, settings: Settings
+             ) -> tuple[Extracted, str | None]:
     """Run the format's extractor in the sandbox, on a private copy of the bytes just hashed (so the text always
-    matches `sha256`, even if the file changes or vanishes meanwhile)."""
+    matches `sha256`, even if the file changes or vanishes meanwhile); again with OCR when it has scanned pages.
+    Also says why scanned pages were not read (OCR off, Tesseract or a language missing), or None."""
     import tempfile
 
+    version = FORMATS[suffix].version
+    key = (sha, suffix, version, settings.ocr_languages)
+    with _OCR_READS_LOCK:
+        if settings.ocr and key in _OCR_READS:
+            _OCR_READS.move_to_end(key)
+            return _OCR_READS[key], None
     with tempfile.TemporaryDirectory(prefix="cityqa-parse-") as tmp:
         copy = Path(tmp) / f"document{suffix}"
         copy.write_bytes(data)
         try:
-            return sandbox.extract(suffix, copy, source)
+            extracted = sandbox.extract(suffix, copy, source)
+            if not extracted.scanned:
+                return extracted, None
+            options = ocr_options(settings)
+            if options is None:
+                return extracted, "OCR is off (CITYQA_OCR=false); set CITYQA_OCR=true to read it"
+            missing = unavailable(options)
+            if missing:
+                return extracted, missing
+            extracted = sandbox.extract(suffix, copy, source, ocr=options, scanned=len(extracted.scanned))
         except sandbox.ParseFailure as exc:
             raise UnreadableFileError(source, exc.reason) from None
+    with _OCR_READS_LOCK:
+        _OCR_READS[key] = extracted
+        while len(_OCR_READS) > _OCR_READS_KEPT:
+            _OCR_READS.popitem(last=False)
+    return extracted, None
 
 
 def _text_document(source: str, text: str, sha: str) -> Document:

@@ -1,5 +1,6 @@
 """The format readers: one function per file type, from a path to an `Extracted` text. A leaf module (it imports
-only `errors` and `pdftext`), so the sandbox's child process can import it without the rest of cityqa.
+only `errors`, and `pdftext`, `pdfrender` and `ocr` to read a PDF), so the sandbox's child process can import it
+without the rest of cityqa.
 
 `FORMATS` is the one list of what cityqa reads: ingest, the sandbox and the upload box all take it from here.
 `corpus.read_document` runs PDF, DOCX and HTML through `sandbox.extract`, which calls the format's `read` in a
@@ -7,7 +8,9 @@ limited child process; plain text and Markdown are decoded in-process with `deco
 
 - PDF (pypdfium2, chosen over pypdf by `benchmarks/pdf_extract.py`): per-page characters with their positions,
   rebuilt into paragraphs by `pdftext` (running headers, footers and page numbers dropped, line-end hyphens
-  joined, headings as Markdown heading lines); `Extracted.pages` says where each page starts.
+  joined, headings as Markdown heading lines); `Extracted.pages` says where each page starts. A scanned page (no
+  text layer, an image: `ocr.is_scanned`) is listed in `Extracted.scanned`; read with `OcrOptions`
+  (`Format.read_scanned`), its characters come from Tesseract (`ocr.read_pages`) and go through the same rules.
 - DOCX (python-docx): paragraphs and table rows in document order; `Heading N` / `Title` styles become Markdown
   heading lines, so headings make the section path; a leading two-column table or leading "Field: value" lines
   become the document's metadata (interviewee, role, city, date for an interview note), like Markdown front matter.
@@ -21,9 +24,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnreadableFileError
+
+if TYPE_CHECKING:
+    from .ocr import OcrOptions
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused without being read (by `corpus`)
 MAX_DOCX_UNPACKED_BYTES = 10 * MAX_FILE_BYTES  # a DOCX whose parts unpack to more is a zip bomb
@@ -39,6 +45,8 @@ class Extracted:
     text: str
     pages: list[int] = field(default_factory=list)  # where each page starts in `text` (paginated formats)
     metadata: dict[str, str] = field(default_factory=dict)  # fields read from the document itself
+    scanned: list[int] = field(default_factory=list)  # pages (1-based) without a text layer; OCR'd when asked for
+
 
 def decode(source: str, data: bytes) -> str:
     """Strict UTF-8 text of a file's bytes (BOM dropped); a binary or mis-encoded file is unreadable."""
@@ -53,9 +61,12 @@ def decode(source: str, data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_pdf(source: str, path: Path) -> Extracted:
+def read_pdf(source: str, path: Path, ocr: OcrOptions | None = None) -> Extracted:
+    """The PDF's text from its text layer; pages without one (`ocr.is_scanned`) are listed in `Extracted.scanned`
+    and, with `ocr`, read by Tesseract."""
     import pypdfium2 as pdfium
 
+    from .ocr import OcrError, is_scanned, merged, read_pages
     from .pdfrender import page_glyphs
     from .pdftext import lines_of, page_text, reading_order
 
@@ -66,11 +77,25 @@ def read_pdf(source: str, path: Path) -> Extracted:
             f"PDF cannot be parsed ({exc})"
         raise UnreadableFileError(source, reason) from exc
     try:
-        pages = [reading_order(lines_of(page_glyphs(pdf[n]))) for n in range(len(pdf))]
+        layers, scanned = [], []
+        for n in range(len(pdf)):
+            page = pdf[n]
+            glyphs = page_glyphs(page)
+            layers.append(lines_of(glyphs))
+            if is_scanned(page, glyphs):
+                scanned.append(n)
+        if ocr is not None and scanned:
+            try:
+                read = read_pages([(n + 1, pdf[n]) for n in scanned], ocr)
+            except OcrError as exc:
+                raise UnreadableFileError(source, str(exc)) from None
+            for n, lines in zip(scanned, read, strict=True):
+                layers[n] = merged(layers[n], lines)
+        pages = [reading_order(lines) for lines in layers]
     finally:
         pdf.close()
     text, starts = page_text(pages)
-    return Extracted(text, starts)
+    return Extracted(text, starts, scanned=[n + 1 for n in scanned])
 
 
 def read_docx(source: str, path: Path) -> Extracted:
@@ -169,16 +194,18 @@ class Format:
     """A file type cityqa reads. `kind` names it in messages ("PDF parser"), `label` in the upload box; `read`
     extracts its text (in the sandbox), None for text decoded as it is. `version` is bumped when the reader's output
     changes for the same bytes: `ingest` then reads again the files an older reader indexed (their offsets, pages
-    and sections would not match what the reader gives now)."""
+    and sections would not match what the reader gives now). `read_scanned` reads the file with its scanned pages
+    OCR'd (`Extracted.scanned`), for the formats that have such pages."""
 
     kind: str
     label: str
     read: Callable[[str, Path], Extracted] | None = None
     version: int = 1
+    read_scanned: Callable[[str, Path, OcrOptions], Extracted] | None = None
 
 
 FORMATS: dict[str, Format] = {
-    ".pdf": Format("PDF", "PDF", read_pdf, version=3),
+    ".pdf": Format("PDF", "PDF", read_pdf, version=4, read_scanned=read_pdf),  # 4: scanned pages read by OCR
     ".docx": Format("DOCX", "Word", read_docx, version=2),
     ".md": Format("Markdown", "Markdown"),
     ".markdown": Format("Markdown", "Markdown"),

@@ -150,7 +150,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
             report.unchanged.append(source)
             continue
         try:
-            doc = read_document(path, corpus_dir)
+            doc = read_document(path, corpus_dir, settings)
         except UnreadableFileError as exc:
             _skip(report, plan, source, previous, exc.reason)
             continue

@@ -6,9 +6,13 @@ then in the reading order `pdftext` gives the text (a two-column page written ro
 sentence in pieces, between the left column's lines). A quote that crosses a page break is highlighted as far as it
 goes on each page: its longest opening part on the first page, its longest closing part on the last.
 
+A scanned page (no text layer: `ocr.is_scanned`) has no characters to match; given `OcrOptions`, the page is read
+by Tesseract again, as for indexing, and the quote is highlighted over the OCR'd words' boxes. Without Tesseract,
+or when OCR fails, the page is shown without a highlight (0 characters highlighted).
+
 `page_glyphs` reads a page's characters for `extractors.read_pdf` too, so the text indexed and the characters
-matched here are the same. The module imports only the leaf `pdftext`: the sandbox child runs it, so a hostile PDF
-can hurt only that process. `pages.page_image` is the entry point the rest of cityqa uses.
+matched here are the same. The module imports only the leaves `pdftext` and `ocr`: the sandbox child runs it, so a
+hostile PDF can hurt only that process. `pages.page_image` is the entry point the rest of cityqa uses.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from __future__ import annotations
 import ctypes
 import io
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .pdftext import Glyph, lines_of, reading_order
+
+if TYPE_CHECKING:
+    from .ocr import OcrOptions
 
 HIGHLIGHT_RGBA = (255, 214, 0, 110)
 OUTLINE_RGBA = (230, 120, 0, 255)
@@ -101,8 +108,10 @@ def line_boxes(boxes: Sequence[tuple[float, float, float, float]]) -> list[tuple
     return [(a, b, c, d) for a, b, c, d in merged]
 
 
-def render(path: str, page_number: int, quote: str, part: Part = "whole", scale: float = 1.5) -> tuple[bytes, int]:
-    """PNG of page `page_number` (1-based) with the quote highlighted, and how many characters were highlighted."""
+def render(path: str, page_number: int, quote: str, part: Part = "whole", scale: float = 1.5,
+           ocr: OcrOptions | None = None) -> tuple[bytes, int]:
+    """PNG of page `page_number` (1-based) with the quote highlighted, and how many characters were highlighted. A
+    scanned page is OCR'd with `ocr` to find the quote (none: it is shown without a highlight)."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(path)
@@ -112,16 +121,45 @@ def render(path: str, page_number: int, quote: str, part: Part = "whole", scale:
         page = pdf[page_number - 1]
         textpage = page.get_textpage()
         glyphs = page_glyphs(page)
-        chars = [g.char for g in glyphs]
-        indices = match_indices(chars, quote, part) or match_indices(chars, quote, part, reading_indices(glyphs))
+        indices = _matched(glyphs, quote, part)
         boxes = line_boxes([textpage.get_charbox(i) for i in indices])
         image = page.render(scale=scale).to_pil().convert("RGBA")
-        _paint(image, [_to_device(page, image.size, box) for box in boxes], scale)
+        rects = [_to_device(page, image.size, box) for box in boxes]
+        if not indices and ocr is not None:
+            indices, rects = _ocr_match(page, page_number, glyphs, quote, part, ocr, image.height / scale, scale)
+        _paint(image, rects, scale)
         out = io.BytesIO()
         image.convert("RGB").save(out, format="PNG", optimize=True)
         return out.getvalue(), len(indices)
     finally:
         pdf.close()
+
+
+def _matched(glyphs: Sequence[Glyph], quote: str, part: Part) -> list[int]:
+    """Indices of the glyphs that spell the quote, in the library's order or else in reading order."""
+    chars = [g.char for g in glyphs]
+    return match_indices(chars, quote, part) or match_indices(chars, quote, part, reading_indices(glyphs))
+
+
+def _ocr_match(page: Any, number: int, glyphs: Sequence[Glyph], quote: str, part: Part, ocr: OcrOptions,
+               height: float, scale: float) -> tuple[list[int], list[tuple[int, int, int, int]]]:
+    """On a scanned page, the OCR'd characters that spell the quote and their line boxes in pixels of the picture
+    (`height`: the page's in points, `scale`: pixels per point); nothing when the page is not scanned, Tesseract
+    is missing or fails."""
+    import shutil
+
+    from .ocr import OcrError, is_scanned, ocr_glyphs
+
+    if not is_scanned(page, glyphs) or shutil.which(ocr.executable) is None:
+        return [], []
+    try:
+        [(read, _)] = ocr_glyphs([(number, page)], ocr)
+    except OcrError:
+        return [], []
+    indices = _matched(read, quote, part)
+    boxes = line_boxes([(read[i].left, read[i].bottom, read[i].right, read[i].top) for i in indices])
+    return indices, [(round(left * scale), round((height - top) * scale), round(right * scale),
+                      round((height - bottom) * scale)) for left, bottom, right, top in boxes]
 
 
 def _to_device(page: Any, size: tuple[int, int], box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

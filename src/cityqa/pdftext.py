@@ -20,8 +20,8 @@ and two-column documents, with nothing fitted to one report:
   column's extent. A page without a gutter keeps the library's order, so a single-column page reads as before; a
   page of three or more columns is left in the library's order.
 - **running headers and footers** (`running_lines`): among the two top-most and two bottom-most lines of each
-  page, the ones that repeat (digits ignored) on at least half the pages, and bare page numbers ("7", "Page 7 of
-  9", "- vii -").
+  page, the ones that repeat (digits and punctuation ignored) on at least half the pages, and bare page numbers
+  ("7", "Page 7 of 9", "- vii -").
 - **paragraphs** (`page_text`): a new paragraph where the gap between lines is wider than the usual line pitch, the
   type size changes, or a sentence ends on a short line ("short" against the line's column, or for a full-width
   line the document's text width); a paragraph continues across a page break, and from one column into the next,
@@ -304,7 +304,7 @@ def running_lines(pages: Sequence[Sequence[Line]]) -> set[tuple[int, int]]:
     candidates = [(p, i, _furniture_key(pages[p][i].text)) for p, lines in enumerate(pages) for i in _edge_lines(lines)]
     heights: dict[str, list[float]] = {}
     for p, i, key in candidates:
-        heights.setdefault(key, []).append(pages[p][i].baseline)
+        heights.setdefault(_words_only(key), []).append(pages[p][i].baseline)
     needed = max(2, math.ceil(len(pages) / 2))
     found: set[tuple[int, int]] = set()
     for p, i, key in candidates:
@@ -312,7 +312,8 @@ def running_lines(pages: Sequence[Sequence[Line]]) -> set[tuple[int, int]]:
         if _PAGE_NUMBER.match(key):
             found.add((p, i))
         elif re.search(r"[^\W\d_]", key):
-            same_place = [h for h in heights[key] if abs(h - line.baseline) <= max(3.0, 0.3 * line.size)]
+            same = heights[_words_only(key)]
+            same_place = [h for h in same if abs(h - line.baseline) <= max(3.0, 0.3 * line.size)]
             if len(same_place) >= needed:
                 found.add((p, i))
     return found
@@ -325,6 +326,12 @@ def _edge_lines(lines: Sequence[Line]) -> list[int]:
 
 def _furniture_key(text: str) -> str:
     return " ".join(re.sub(r"\d+", "#", text.casefold()).split())
+
+
+def _words_only(key: str) -> str:
+    """The key without its punctuation: a header read by OCR on a scanned page ("Series - City") repeats the one
+    printed on the text pages ("Series · City")."""
+    return " ".join(re.sub(r"[^\w#]+", " ", key).split())
 
 
 # ---------------------------------------------------------------- lines to paragraphs and text

@@ -5,34 +5,47 @@ malformed or hostile file (truncated PDFs, zip bombs, pathologically nested HTML
 extractor of `cityqa.extractors` in a fresh interpreter (`python <this file> SUFFIX PATH SOURCE`; also runnable as
 `python -m cityqa.sandbox`), so whatever the parser does, the ingest process only ever sees a text or a reason:
 
-- `PARSE_TIMEOUT_SECONDS`: wall-clock limit; the child is killed after it.
+- `PARSE_TIMEOUT_SECONDS`: wall-clock limit; the child, and any process it started, is killed after it.
 - `PARSE_MEMORY_BYTES`: address-space limit of the child (RLIMIT_AS); a parser that needs more gets MemoryError.
 - `PARSE_CPU_SECONDS`: CPU limit of the child (RLIMIT_CPU), a second net under the wall clock.
 - `MAX_EXTRACTED_CHARS`: longer extracted text is refused rather than indexed.
 
-The child imports only `cityqa.extractors` and `cityqa.errors` (`import cityqa` itself loads nothing), so a parse
-costs one small interpreter start (~0.2 s). Plain text and Markdown never come here; `corpus.read_document` reads
-them in-process.
+Scanned PDF pages (no text layer) are read by OCR in a second run (`extract(..., ocr=OcrOptions, scanned=N)`),
+once the first has said how many there are (`Extracted.scanned`): the same limits plus `OCR_SECONDS_PER_PAGE` of
+wall clock and `OCR_CPU_SECONDS_PER_PAGE` of CPU per scanned page, at most `MAX_OCR_PAGES` of them. The child
+renders the pages and runs Tesseract as its own child, one page per process under `ocr.OCR_PAGE_TIMEOUT_SECONDS`
+and the same memory limit (`cityqa.ocr`), so a 20-page scan gets the time it needs while one parse keeps its 30 s.
+
+The child imports only `cityqa.extractors`, `cityqa.errors` and, to read PDFs, `pdftext`, `pdfrender` and `ocr`
+(`import cityqa` itself loads nothing), so a parse costs one small interpreter start (~0.2 s). It runs in a process
+group of its own, with a private temporary folder (removed after it). Plain text and Markdown never come here;
+`corpus.read_document` reads them in-process.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .extractors import Extracted
+    from .ocr import OcrOptions
 
 PARSE_TIMEOUT_SECONDS = 30.0
 PARSE_CPU_SECONDS = 60
 PARSE_MEMORY_BYTES = 2 << 30
 MAX_EXTRACTED_CHARS = 20_000_000
+OCR_SECONDS_PER_PAGE = 20.0  # wall clock per scanned page, on top of PARSE_TIMEOUT_SECONDS (about 3 s are needed)
+OCR_CPU_SECONDS_PER_PAGE = 10  # the child's own CPU per scanned page (rendering it; Tesseract has its own limit)
+MAX_OCR_PAGES = 300  # a PDF with more scanned pages is refused rather than OCR'd for an hour
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -44,45 +57,58 @@ class ParseFailure(Exception):
         self.reason = reason
 
 
-def extract(suffix: str, path: Path, source: str, timeout: float | None = None) -> Extracted:
+def extract(suffix: str, path: Path, source: str, timeout: float | None = None, ocr: OcrOptions | None = None,
+            scanned: int = 0) -> Extracted:
     """`path` as its format's reader (`extractors.FORMATS[suffix].read`) extracts it, computed in a limited child
-    process.
+    process. With `ocr`, the format's `read_scanned` reads it, its `scanned` pages without a text layer by OCR, with
+    `OCR_SECONDS_PER_PAGE` more time and `OCR_CPU_SECONDS_PER_PAGE` more CPU for each.
 
     Raises `ParseFailure` with a reason when the parser refuses the file, fails, crashes, runs out of memory or
     time, or extracts too much text."""
     from .extractors import FORMATS, Extracted
 
     kind = FORMATS[suffix].kind
-    result = _run([suffix, str(path), source], b"", f"{kind} parser", timeout)
+    args, cpu = [suffix, str(path), source], PARSE_CPU_SECONDS
+    if ocr is not None:
+        if scanned > MAX_OCR_PAGES:
+            raise ParseFailure(f"{kind} has {scanned} scanned pages (no text layer); OCR reads at most "
+                               f"{MAX_OCR_PAGES} per file")
+        args = ["--ocr", ocr.languages, ocr.executable, *args]
+        timeout = (PARSE_TIMEOUT_SECONDS if timeout is None else timeout) + OCR_SECONDS_PER_PAGE * scanned
+        cpu += OCR_CPU_SECONDS_PER_PAGE * scanned
+    result = _run(args, b"", f"{kind} parser" if ocr is None else f"{kind} OCR", timeout, cpu)
     return Extracted(str(result["text"]), [int(n) for n in result.get("pages", ())],
-                     {str(k): str(v) for k, v in result.get("metadata", {}).items()})
+                     {str(k): str(v) for k, v in result.get("metadata", {}).items()},
+                     [int(n) for n in result.get("scanned", ())])
 
 
 def render_page(path: Path, page: int, quote: str, part: str = "whole", scale: float = 1.5,
-                timeout: float | None = None) -> tuple[bytes, int]:
+                timeout: float | None = None, ocr: OcrOptions | None = None) -> tuple[bytes, int]:
     """PNG of a PDF page with `quote` highlighted (`pdfrender.render`) and the number of highlighted characters,
-    rendered in a limited child process. Raises `ParseFailure` with a reason when it cannot."""
+    rendered in a limited child process. A scanned page is OCR'd with `ocr` to find the quote (not at all without
+    it). Raises `ParseFailure` with a reason when it cannot."""
     args = ["--render", str(path), str(page), part, f"{scale:g}"]
+    if ocr is not None:
+        args += [ocr.languages, ocr.executable]
     result = _run(args, quote.encode("utf-8"), "PDF renderer", timeout)
     return base64.b64decode(result["png"]), int(result["marked"])
 
 
-def _run(args: list[str], stdin: bytes, what: str, timeout: float | None) -> dict[str, Any]:
+def _run(args: list[str], stdin: bytes, what: str, timeout: float | None, cpu: int | None = None) -> dict[str, Any]:
     """Run the child on `args` (with `stdin`) under the limits; its JSON result, or `ParseFailure`."""
     limit = PARSE_TIMEOUT_SECONDS if timeout is None else timeout
+    cpu = PARSE_CPU_SECONDS if cpu is None else cpu
     command = [sys.executable, "-I", str(_PACKAGE_DIR / "sandbox.py"), *args]
-    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
-           "CITYQA_PARSE_MEMORY_BYTES": str(PARSE_MEMORY_BYTES), "CITYQA_PARSE_CPU_SECONDS": str(PARSE_CPU_SECONDS),
-           "CITYQA_MAX_EXTRACTED_CHARS": str(MAX_EXTRACTED_CHARS)}
-    try:
-        proc = subprocess.run(command, input=stdin, capture_output=True, timeout=limit, env=env, check=False)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed the child
-        raise ParseFailure(f"{what} took longer than {limit:g} s; skipped (malformed or hostile file?)") from None
+    with tempfile.TemporaryDirectory(prefix="cityqa-sandbox-") as scratch:  # the child's temporary files (OCR pages)
+        env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
+               "TMPDIR": scratch, "CITYQA_PARSE_MEMORY_BYTES": str(PARSE_MEMORY_BYTES),
+               "CITYQA_PARSE_CPU_SECONDS": str(cpu), "CITYQA_MAX_EXTRACTED_CHARS": str(MAX_EXTRACTED_CHARS)}
+        proc = _communicate(command, stdin, env, limit, what)
     if proc.returncode != 0:
         if proc.returncode < 0:
             name = _signal_name(-proc.returncode)
             if -proc.returncode == signal.SIGXCPU:
-                raise ParseFailure(f"{what} used more than {PARSE_CPU_SECONDS} s of CPU; skipped")
+                raise ParseFailure(f"{what} used more than {cpu} s of CPU; skipped")
             raise ParseFailure(f"{what} crashed ({name}); skipped")
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise ParseFailure(f"{what} failed ({tail[0][:200]})")
@@ -95,6 +121,25 @@ def _run(args: list[str], stdin: bytes, what: str, timeout: float | None) -> dic
     return dict(result)
 
 
+def _communicate(command: list[str], stdin: bytes, env: dict[str, str], limit: float, what: str
+                 ) -> subprocess.CompletedProcess[bytes]:
+    """Run the child in a process group of its own; past `limit` seconds the whole group is killed (the child and
+    any Tesseract it started) and `ParseFailure` raised."""
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(stdin, timeout=limit)
+        except BaseException as exc:  # the timeout, or an interrupt: no child outlives the call
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # before the child is reaped, so its group id is still its own
+            proc.communicate()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise ParseFailure(f"{what} took longer than {limit:g} s; skipped (malformed or hostile file?)"
+                                   ) from None
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -105,7 +150,8 @@ def _signal_name(number: int) -> str:
 # ------------------------------------------------------------------ the child
 
 
-def _child(suffix: str, path: str, source: str) -> dict[str, Any]:
+def _child(suffix: str, path: str, source: str, ocr: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Extract the file; with `ocr` (languages, Tesseract executable), its scanned pages by OCR."""
     _limit_resources()
     from cityqa.errors import UnreadableFileError  # `import cityqa` is lazy: these two modules are all it loads
     from cityqa.extractors import FORMATS
@@ -114,9 +160,16 @@ def _child(suffix: str, path: str, source: str) -> dict[str, Any]:
     kind, read = fmt.kind, fmt.read
     if read is None:
         return {"error": f"{kind} files are decoded, not parsed"}
+    if ocr is not None and fmt.read_scanned is None:
+        return {"error": f"{kind} files have no scanned pages to OCR"}
     max_chars = int(os.environ.get("CITYQA_MAX_EXTRACTED_CHARS", MAX_EXTRACTED_CHARS))
     try:
-        extracted = read(source, Path(path))
+        if ocr is not None and fmt.read_scanned is not None:
+            from cityqa.ocr import OcrOptions
+
+            extracted = fmt.read_scanned(source, Path(path), OcrOptions(*ocr))
+        else:
+            extracted = read(source, Path(path))
     except UnreadableFileError as exc:
         return {"error": exc.reason}
     except RecursionError:
@@ -129,7 +182,8 @@ def _child(suffix: str, path: str, source: str) -> dict[str, Any]:
     size = len(extracted.text)
     if size > max_chars:
         return {"error": f"{kind} holds {size:,} characters of text; the limit is {max_chars:,}"}
-    return {"text": extracted.text, "pages": extracted.pages, "metadata": extracted.metadata}
+    return {"text": extracted.text, "pages": extracted.pages, "metadata": extracted.metadata,
+            "scanned": extracted.scanned}
 
 
 def _limit_resources() -> None:
@@ -144,13 +198,16 @@ def _limit_resources() -> None:
         resource.setrlimit(which, (value, hard))
 
 
-def _render_child(path: str, page: str, part: str, scale: str) -> dict[str, Any]:
+def _render_child(path: str, page: str, part: str, scale: str, *ocr: str) -> dict[str, Any]:
+    """Render the page with the quote (stdin) highlighted; `ocr`: (languages, Tesseract) to OCR a scanned page."""
     _limit_resources()
+    from cityqa.ocr import OcrOptions
     from cityqa.pdfrender import render
 
     quote = sys.stdin.buffer.read().decode("utf-8")
+    options = OcrOptions(*ocr) if ocr else None
     try:
-        png, marked = render(path, int(page), quote, part, float(scale))  # type: ignore[arg-type]
+        png, marked = render(path, int(page), quote, part, float(scale), options)  # type: ignore[arg-type]
     except MemoryError:
         return {"error": "the PDF page needs too much memory to render"}
     except Exception as exc:  # a malformed page is a reason, not a crash
@@ -160,12 +217,15 @@ def _render_child(path: str, page: str, part: str, scale: str) -> dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 5 and args[0] == "--render":
+    if len(args) in (5, 7) and args[0] == "--render":
         result = _render_child(*args[1:])
     elif len(args) == 3:
-        result = _child(*args)
+        result = _child(args[0], args[1], args[2])
+    elif len(args) == 6 and args[0] == "--ocr":
+        result = _child(args[3], args[4], args[5], ocr=(args[1], args[2]))
     else:
-        print("usage: python -m cityqa.sandbox SUFFIX PATH SOURCE | --render PATH PAGE PART SCALE", file=sys.stderr)
+        print("usage: python -m cityqa.sandbox SUFFIX PATH SOURCE | --ocr LANGUAGES TESSERACT SUFFIX PATH SOURCE | "
+              "--render PATH PAGE PART SCALE [LANGUAGES TESSERACT]", file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
     sys.stdout.flush()

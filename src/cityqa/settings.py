@@ -124,6 +124,23 @@ class Settings(BaseSettings):
             "questions typed right are unchanged (README 'Quality')."
         ),
     )
+    ocr: bool = Field(
+        True,
+        description=(
+            "Read scanned PDF pages (no text layer, a page image) by OCR with Tesseract (Debian's tesseract-ocr; "
+            "about 3 s a page). Off, or without Tesseract, a wholly scanned PDF is skipped with the reason and a "
+            "partly scanned one is indexed without its scanned pages."
+        ),
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description=(
+            "Tesseract's languages for OCR, joined by '+' ('eng', 'eng+deu'); each needs its data package "
+            "(tesseract-ocr-eng comes with tesseract-ocr, tesseract-ocr-deu etc. from apt). Documents read by OCR "
+            "before are not read again when this changes: run `cityqa ingest --rebuild`."
+        ),
+    )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a message.")
     max_check_chars: int = Field(
         20000, ge=100, description="Longer texts given to the fact-checker are refused with a message."

@@ -21,9 +21,9 @@ import gradio as gr
 from . import report as reports
 from .assistant import Assistant
 from .briefing import VERDICT_WORDS, ClaimCheck, Exchange, briefing_filename, briefing_markdown, claims_markdown
-from .corpus import file_sha256, read_document
+from .corpus import file_sha256, ocr_options, read_document
 from .errors import CityqaError, UploadError
-from .pages import page_image
+from .pages import PageImage, page_image
 from .types import Citation, Mark
 from .ui_render import (
     CHECK_PANEL_HINT,
@@ -55,7 +55,7 @@ class Handlers:
         self.assistant = assistant
         self.eval_dir = Path(eval_dir)
         self._documents: dict[tuple[str, str], str] = {}
-        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()  # the latest page images shown
+        self._pages: OrderedDict[tuple[Any, ...], PageImage] = OrderedDict()  # the latest page images shown
         self._pages_lock = threading.Lock()  # handlers run in several threads
 
     def ask(
@@ -103,7 +103,7 @@ class Handlers:
         key = (source, sha)
         if key not in self._documents:
             corpus = Path(self.assistant.settings.corpus_dir).resolve()
-            self._documents[key] = read_document(path, corpus).text
+            self._documents[key] = read_document(path, corpus, self.assistant.settings).text
         return self._documents[key]
 
     def indexed_path(self, source: str) -> tuple[Path, str]:
@@ -123,14 +123,15 @@ class Handlers:
         if c.page is None or not c.source.lower().endswith(".pdf"):
             return ""
         try:
-            return page_figure(self.page_png(c), c)
+            image = self.page_png(c)
+            return page_figure(image.png, c, highlighted=image.marked > 0)
         except CityqaError as exc:
             return render_error(f"The page cannot be shown: {exc}")
         except Exception as exc:  # the text view still shows; details go to the server log only
             log.exception("page image of %s failed", c.source)
             return render_error(f"The page cannot be shown ({type(exc).__name__}).")
 
-    def page_png(self, c: Citation) -> bytes:
+    def page_png(self, c: Citation) -> PageImage:
         """PNG of the cited page, rendered from the indexed file (refused if the file changed since indexing)."""
         path, sha = self.indexed_path(c.source)
         try:
@@ -141,16 +142,17 @@ class Handlers:
             raise CityqaError(f"{c.source} has changed since it was indexed; re-index from the Corpus tab.")
         key = (c.source, sha, c.page, c.page_end, c.quote)
         with self._pages_lock:
-            png = self._pages.get(key)
-            if png is not None:
+            image = self._pages.get(key)
+            if image is not None:
                 self._pages.move_to_end(key)
-                return png
-        png = page_image(path, int(c.page or 1), c.quote, c.page_end)  # a second or so, in the sandbox
+                return image
+        ocr = ocr_options(self.assistant.settings)  # a scanned page is OCR'd again to find the quote
+        image = page_image(path, int(c.page or 1), c.quote, c.page_end, ocr=ocr)  # a second or so, in the sandbox
         with self._pages_lock:
-            self._pages[key] = png
+            self._pages[key] = image
             while len(self._pages) > PAGE_CACHE:
                 self._pages.popitem(last=False)
-        return png
+        return image
 
     def export(self, exchanges: list[Exchange]) -> tuple[Any, Any]:
         """The conversation's briefing note: shown, and written to a fresh temporary file to download."""

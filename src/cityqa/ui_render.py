@@ -255,12 +255,15 @@ def _source_head(c: Citation) -> str:
     return f'<div class="cq-source"><div class="cq-label">[{c.n}] {html.escape(c.label)}</div><dl>{cells}</dl></div>'
 
 
-def page_figure(png: bytes, c: Citation) -> str:
-    """The cited PDF page as an inline PNG (a data URI: no file is served), the quote highlighted on it."""
+def page_figure(png: bytes, c: Citation, highlighted: bool = True) -> str:
+    """The cited PDF page as an inline PNG (a data URI: no file is served), the quote highlighted on it, or a
+    caption saying it could not be found on the page image (a scanned page read without OCR)."""
     data = base64.b64encode(png).decode("ascii")
     where = html.escape(f"{c.pages_label.replace('p. ', 'Page ').replace('pp. ', 'Pages ')} of {c.source}")
-    return (f'<figure class="cq-page"><figcaption>{where}, the quote highlighted</figcaption>'
-            f'<img src="data:image/png;base64,{data}" alt="{where} with the quoted sentence highlighted"></figure>')
+    how = "the quote highlighted" if highlighted else "the quote could not be found on the page image"
+    alt = f"{where} with the quoted sentence highlighted" if highlighted else where
+    return (f'<figure class="cq-page"><figcaption>{where}, {how}</figcaption>'
+            f'<img src="data:image/png;base64,{data}" alt="{alt}"></figure>')
 
 
 def render_error(message: str) -> str:

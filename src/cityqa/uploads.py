@@ -235,13 +235,14 @@ def size_text(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 
 
-def parse_check(name: str, data: bytes) -> Document:
-    """Read the file with ingest's own sandboxed parser, on a private copy, before anything is saved."""
+def parse_check(name: str, data: bytes, settings: Settings | None = None) -> Document:
+    """Read the file with ingest's own sandboxed parser (and `settings`' OCR), on a private copy, before anything is
+    saved."""
     with tempfile.TemporaryDirectory(prefix="cityqa-upload-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
         try:
-            return read_document(path, Path(tmp))
+            return read_document(path, Path(tmp), settings)
         except UnreadableFileError as exc:
             raise UploadError(name, f"it cannot be read: {exc.reason}") from None
 
@@ -262,18 +263,19 @@ def read_upload(src: Path, name: str, limit: int) -> bytes:
 
 
 def save_upload(
-    src: Path, name: str, corpus_dir: Path, limit: int, replace: bool = False, now: datetime | None = None
+    src: Path, name: str, corpus_dir: Path, limit: int, replace: bool = False, now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> SavedUpload:
     """Check `src` (uploaded as `name`) and save it into `corpus_dir` atomically; `UploadError` on any refusal, in
     which case nothing was written. With `replace`, an existing document of that name is replaced and its previous
-    version kept in `.removed/`."""
+    version kept in `.removed/`. `settings`: how the check reads it (OCR)."""
     clean = safe_name(name)
     kind = file_format(clean)
     data = read_upload(src, clean, limit)
     check_content(clean, data)
     target = Path(corpus_dir) / clean
     _check_free(target, clean, replace)
-    parse_check(clean, data)
+    parse_check(clean, data, settings)
     Path(corpus_dir).mkdir(parents=True, exist_ok=True)
     previous = _write(target, data, clean, replace, now)
     return SavedUpload(clean, target, len(data), hashlib.sha256(data).hexdigest(), kind, previous)
@@ -393,7 +395,7 @@ def add_and_index(
     successful ingest)."""
     settings = indexer.settings
     _step(progress, 0, "Checking the file")
-    saved = save_upload(src, name, Path(settings.corpus_dir), upload_limit(settings), replace)
+    saved = save_upload(src, name, Path(settings.corpus_dir), upload_limit(settings), replace, settings=settings)
     _step(progress, 1, "Indexing")
     try:
         report = indexer.ingest(progress=progress)
