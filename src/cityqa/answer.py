@@ -113,7 +113,7 @@ class Extractor:
         self.settings = settings
         self._model = model
         self.embedder = embedder  # token vectors for stage 2; without one, stage 1 decides alone
-        df = nodes.doc_freq if nodes.doc_freq is not None else document_frequencies(nodes.chunks)
+        df = nodes.frequencies()
         n = max(1, len(nodes.chunks))
         floor = MIN_DF_SHARE * n
         self.idf = {term: math.log(1 + n / (count + floor)) for term, count in df.items()}

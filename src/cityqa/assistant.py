@@ -59,7 +59,7 @@ class _Engine:
     def speller(self) -> Speller:
         """Corrects mistyped question words to this generation's words; built on first use. A word is right as
         typed when it is English or shares its stem with a document word ('partnering' / 'partners')."""
-        terms = self.extractor.idf
+        terms = self.nodes.frequencies()
 
         def known(word: str) -> bool:
             return stem(word) in terms or lexicon().knows(word)

@@ -47,6 +47,12 @@ class NodeStore:
         start = self.offsets[chunk_index]
         return self.sentence_vectors[start : start + len(self.chunks[chunk_index].sentences)]
 
+    def frequencies(self) -> Counter[str]:
+        """`doc_freq`; computed and kept on first use for a node store that does not carry it."""
+        if self.doc_freq is None:
+            self.doc_freq = document_frequencies(self.chunks)
+        return self.doc_freq
+
     def get(self, chunk_id: str) -> Chunk | None:
         index = self.by_id.get(chunk_id)
         return None if index is None else self.chunks[index]
