@@ -162,6 +162,13 @@ def test_a_scanned_pdf_answers_and_cites_its_page(scans: Scans, tmp_path: Path) 
                                       ocr=OcrOptions())
     print(f"\nhighlighted on the scanned page: {marked} characters in {time.perf_counter() - started:.1f} s")
     assert marked >= len("".join(cited.quote.split())) - 5
+    # the index records how the scanned pages were read, and reads the file again when that would change
+    assert assistant.manifest["files"]["scanned-report.pdf"]["ocr"] == "eng"
+    assert assistant.ingest().unchanged == ["scanned-report.pdf"]
+    off = Assistant(assistant.settings.model_copy(update={"ocr": False}), assistant.index_dir,
+                    embedder=assistant.embedder)
+    [skipped] = off.ingest().skipped
+    assert "OCR is off" in skipped.reason and "the previously indexed version is kept" in skipped.reason
 
 
 def test_a_mixed_pdf_keeps_its_text_pages_exact(scans: Scans) -> None:

@@ -77,6 +77,13 @@ def ocr_options(settings: Settings) -> OcrOptions | None:
     return OcrOptions(settings.ocr_languages) if settings.ocr else None
 
 
+def ocr_state(settings: Settings) -> str:
+    """How scanned pages would be read now: Tesseract's languages, or "off" when OCR is off or cannot run here
+    (what `Document.ocr` records, so a file read another way is read again)."""
+    options = ocr_options(settings)
+    return "off" if options is None or unavailable(options) else options.languages
+
+
 def read_document(path: Path, corpus_dir: Path, settings: Settings | None = None) -> Document:
     """Read one file. Raises `UnreadableFileError` with a specific reason when it cannot be indexed. `settings` say
     whether and in which languages scanned pages are OCR'd (default: `Settings()`, from the environment)."""
@@ -113,8 +120,9 @@ def read_document(path: Path, corpus_dir: Path, settings: Settings | None = None
     if unread:
         log.warning("%s: %d scanned page(s) left out: %s", source, len(extracted.scanned), unread)
     meta = _checked_metadata(source, extracted.metadata)
+    ocr = None if not extracted.scanned else "off" if unread else settings.ocr_languages
     return Document(source=source, text=extracted.text, sha256=sha, kind=_kind(meta), metadata=meta,
-                    pages=tuple(extracted.pages))
+                    pages=tuple(extracted.pages), ocr=ocr)
 
 
 def _extract(suffix: str, path: Path, source: str, data: bytes, sha: str, settings: Settings

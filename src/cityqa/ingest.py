@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .chunking import chunk_document
-from .corpus import file_sha256, iter_corpus, read_document, reader_version, source_name
+from .corpus import file_sha256, iter_corpus, ocr_state, read_document, reader_version, source_name
 from .embeddings import Embedder
 from .errors import CorpusError, IndexCorruptError, UnreadableFileError
 from .nodes import Carry, NodeStore
@@ -136,6 +137,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
           ) -> _Plan:
     plan = _Plan(keep={}, fresh={}, entries={})
     seen: set[str] = set()
+    ocr_now = cache(partial(ocr_state, settings))  # asked only when a file was read with scanned pages
     for path in iter_corpus(corpus_dir):
         source = source_name(path, corpus_dir)
         seen.add(source)
@@ -145,7 +147,8 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
         except OSError as exc:  # vanished or unreadable since listing
             _skip(report, plan, source, previous, f"cannot be read ({exc.strerror or exc})")
             continue
-        if previous and previous["sha256"] == sha and previous.get("reader", 1) == reader_version(path):
+        if (previous and previous["sha256"] == sha and previous.get("reader", 1) == reader_version(path)
+                and previous.get("ocr") in (None, ocr_now())):  # its scanned pages read as they would be now
             plan.keep[source] = previous
             report.unchanged.append(source)
             continue
@@ -166,7 +169,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
         plan.fresh[source] = chunks
         plan.entries[source] = {
             "sha256": doc.sha256, "kind": doc.kind, "bytes": size, "reader": reader_version(path),
-            "chunks": [c.id for c in chunks], "indexed_at": _now(),
+            "chunks": [c.id for c in chunks], "indexed_at": _now(), **({"ocr": doc.ocr} if doc.ocr else {}),
         }
         (report.changed if previous else report.added).append(source)
     report.removed = sorted(set(indexed) - seen)

@@ -137,8 +137,8 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
         description=(
             "Tesseract's languages for OCR, joined by '+' ('eng', 'eng+deu'); each needs its data package "
-            "(tesseract-ocr-eng comes with tesseract-ocr, tesseract-ocr-deu etc. from apt). Documents read by OCR "
-            "before are not read again when this changes: run `cityqa ingest --rebuild`."
+            "(tesseract-ocr-eng comes with tesseract-ocr, tesseract-ocr-deu etc. from apt). The index records how "
+            "each file's scanned pages were read, and the next ingest reads a file again when that changes."
         ),
     )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a message.")

@@ -25,6 +25,8 @@ class Document:
     metadata: dict[str, str] = field(default_factory=dict)  # interview fields for interview notes
     body_start: int = 0  # where the text after any front matter begins
     pages: tuple[int, ...] = ()  # paginated formats (PDF): offset in `text` where each page starts, page 1 first
+    # a PDF with scanned pages: Tesseract's languages that read them, or "off" when they were left out; else None
+    ocr: str | None = None
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character `offset`, or None for a document without pages."""
