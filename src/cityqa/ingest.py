@@ -148,7 +148,7 @@ def _plan(corpus_dir: Path, indexed: dict[str, dict[str, Any]], report: IngestRe
             _skip(report, plan, source, previous, f"cannot be read ({exc.strerror or exc})")
             continue
         if (previous and previous["sha256"] == sha and previous.get("reader", 1) == reader_version(path)
-                and previous.get("ocr") in (None, ocr_now())):  # its scanned pages read as they would be now
+                and ("ocr" not in previous or previous["ocr"] == ocr_now())):  # scanned pages read as they would be now
             plan.keep[source] = previous
             report.unchanged.append(source)
             continue
