@@ -34,10 +34,6 @@ class Speller:
         self._texts = texts
         self._known = known
 
-    @classmethod
-    def of_counts(cls, counts: Counter[str], known: Callable[[str], bool] = lambda word: False) -> Speller:
-        return cls(lambda: [" ".join(counts.elements())], known)
-
     @cached_property
     def _counts(self) -> Counter[str]:
         counts: Counter[str] = Counter()
