@@ -66,12 +66,12 @@ bench: dev
 bench-quick: dev
 	$(PY) benchmarks/run.py --quick
 
-# refit the answer scorer shipped in src/cityqa/models/scorer.json (about 2 min on 2 cores; see README "Answer scorer")
+# refit the answer scorer shipped in src/cityqa/reading/models/scorer.json (about 2 min on 2 cores; see README "Answer scorer")
 SQUAD ?= ../shared/bench/squad-public.json
 train: install
-	$(PY) -m cityqa.train --squad $(SQUAD) --work train-work
+	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --work train-work
 
-# Rebuild src/cityqa/models/lexicon.json.gz (the fact-checker's WordNet tables) from Debian's wordnet-base.
+# Rebuild src/cityqa/reading/models/lexicon.json.gz (the fact-checker's WordNet tables) from Debian's wordnet-base.
 lexicon: install
 	rm -rf lexicon-work && mkdir -p lexicon-work
 	cd lexicon-work && apt-get download wordnet-base && dpkg -x wordnet-base_*.deb root

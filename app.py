@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from cityqa.errors import CityqaError
-from cityqa.ui import serve
+from cityqa.ui.app import serve
 
 if __name__ == "__main__":
     try:

@@ -26,8 +26,8 @@ def build(corpus_dir: Path, index_dir: Path, embedder: object) -> dict[str, floa
     from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from cityqa.embeddings import llama_embedding
-    from cityqa.retrieve import disable_llm
+    from cityqa.answering.retrieve import disable_llm
+    from cityqa.index.embeddings import llama_embedding
 
     disable_llm()
     start = time.perf_counter()
@@ -42,8 +42,8 @@ def ask(index_dir: Path, question: str) -> str:
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from cityqa.embeddings import Embedder, llama_embedding
-    from cityqa.retrieve import disable_llm
+    from cityqa.answering.retrieve import disable_llm
+    from cityqa.index.embeddings import Embedder, llama_embedding
 
     disable_llm()
     collection = _client(index_dir).get_or_create_collection("baseline", embedding_function=None)

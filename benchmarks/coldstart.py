@@ -20,7 +20,7 @@ BREAKDOWN = r"""
 import json, sys, time
 t0 = time.perf_counter()
 from cityqa import Assistant, Settings
-import cityqa.cli, cityqa.retrieve, llama_index.core, llama_index.vector_stores.chroma, chromadb
+import cityqa.cli, cityqa.answering.retrieve, llama_index.core, llama_index.vector_stores.chroma, chromadb
 t1 = time.perf_counter()
 a = Assistant.open(settings=Settings(index_dir=sys.argv[1]))
 a.engine
@@ -46,7 +46,7 @@ def main() -> dict[str, object]:
     if not (baseline_dir / "chroma.sqlite3").is_file():
         from baseline import build
 
-        from cityqa.embeddings import Embedder
+        from cityqa.index.embeddings import Embedder
 
         shutil.rmtree(baseline_dir, ignore_errors=True)
         build(CORPUS, baseline_dir, Embedder())

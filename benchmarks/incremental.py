@@ -3,7 +3,7 @@
     python benchmarks/incremental.py INDEX_DIR CORPUS_DIR [--embed-cache DIR]  ->  one JSON object on stdout
 
 Appends a new paragraph to the first generated city report (one changed file, one new text to embed, the file's
-other chunks re-chunked from cached embeddings) and runs `cityqa.ingest.ingest`, timing its phases by wrapping
+other chunks re-chunked from cached embeddings) and runs `cityqa.index.ingest.ingest`, timing its phases by wrapping
 them. `bm25_s` and `doc_freq_s` are the BM25 index and the answerer's document frequencies of the new generation;
 `bm25_tokenized` is how many chunks went through the BM25 tokenizer; these come from the `WriteStats` of
 `IngestReport.write` (older code kept them in `store.last_write`; the code before incremental BM25 has neither, then
@@ -51,8 +51,8 @@ _TIMES: dict[str, float] = {}  # phase -> seconds of the current `measure` (the 
 
 
 def _wrap_phases() -> None:
-    from cityqa import ingest as ingest_module
-    from cityqa import store as store_module
+    from cityqa.index import ingest as ingest_module
+    from cityqa.index import store as store_module
 
     if getattr(ingest_module, "_benchmark_timed", False):
         return
@@ -70,8 +70,8 @@ def _wrap_phases() -> None:
 def measure(index: Path, corpus: Path, embed_cache: Path | None = None) -> dict[str, Any]:
     """Change one file of `corpus`, ingest it into `index` incrementally; seconds in total and per phase."""
     from cityqa import Settings
-    from cityqa import store as store_module
-    from cityqa.ingest import ingest
+    from cityqa.index import store as store_module
+    from cityqa.index.ingest import ingest
 
     _wrap_phases()
     _TIMES.clear()

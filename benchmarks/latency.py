@@ -14,7 +14,7 @@ from common import CORPUS, GOLD, percentile, small_index, stage_seconds
 
 def main() -> dict[str, object]:
     from cityqa import Assistant, Settings
-    from cityqa.baselines import LlamaIndexRetriever
+    from cityqa.evaluation.baselines import LlamaIndexRetriever
 
     index = small_index()
     assistant = Assistant.open(settings=Settings(index_dir=index, corpus_dir=CORPUS))

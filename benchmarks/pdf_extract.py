@@ -31,8 +31,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
 
-from cityqa.corpus import read_document  # noqa: E402
-from cityqa.extractors import read_pdf  # noqa: E402
+from cityqa.documents.corpus import read_document  # noqa: E402
+from cityqa.documents.extractors import read_pdf  # noqa: E402
 from pdfgen import make_pdf, report_paragraphs  # noqa: E402
 
 REPORT = REPO / "corpus" / "global-engagements-california-cities.txt"

@@ -45,8 +45,8 @@ def run_size(size: int, pool: int) -> dict[str, object]:
     from incremental import measure
 
     from cityqa import Assistant, Settings
-    from cityqa.bm25 import write_bm25
-    from cityqa.embeddings import Embedder
+    from cityqa.index.bm25 import write_bm25
+    from cityqa.index.embeddings import Embedder
 
     folder = WORK / f"pool-{pool}"
     corpus = generate(folder / f"corpus-{size}", size, pool_size=pool)

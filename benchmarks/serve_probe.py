@@ -24,8 +24,8 @@ def main() -> None:
     index_dir, corpus_dir = Path(sys.argv[1]), Path(sys.argv[2])
     gold = Path(__file__).resolve().parents[1] / "tests" / "gold" / "questions.jsonl"
     from cityqa import Assistant, Settings
-    from cityqa import evaluate as ev
-    from cityqa.answer import Extractor
+    from cityqa.answering.answer import Extractor
+    from cityqa.evaluation import evaluate as ev
 
     assistant = Assistant.open(settings=Settings(index_dir=index_dir, corpus_dir=corpus_dir))
     t0 = time.perf_counter()

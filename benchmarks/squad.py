@@ -1,5 +1,5 @@
 """Generality: cityqa and the baselines on the public SQuAD 2.0 articles the answer scorer was neither trained nor
-tuned on (the `test` articles recorded in cityqa/models/scorer.json), each article a document of one index.
+tuned on (the `test` articles recorded in cityqa/reading/models/scorer.json), each article a document of one index.
 
     python benchmarks/squad.py [--file ../shared/bench/squad-public.json]   -> JSON on stdout
 """
@@ -16,8 +16,8 @@ DEFAULT_FILE = REPO.parent / "shared" / "bench" / "squad-public.json"
 
 
 def main() -> dict[str, object]:
-    from cityqa.scorer import MODELS_DIR, SCORER_FILE
-    from cityqa.squad_eval import evaluate_squad
+    from cityqa.evaluation.squad_eval import evaluate_squad
+    from cityqa.reading.scorer import MODELS_DIR, SCORER_FILE
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default=str(DEFAULT_FILE))

@@ -1,5 +1,5 @@
 """Ingest throughput (full build, chunks/s) of cityqa with each embedding backend vs the llama-index baseline,
-and each backend's hit@1 on the gold questions (cityqa.evaluate).
+and each backend's hit@1 on the gold questions (cityqa.evaluation.evaluate).
 
     python benchmarks/throughput.py [--corpus DIR]   -> JSON on stdout
 
@@ -32,8 +32,8 @@ def main(corpus: Path | None = None) -> dict[str, object]:
     from gen_corpus import generate
 
     from cityqa import Assistant, Settings
-    from cityqa import evaluate as ev
-    from cityqa.embeddings import Embedder
+    from cityqa.evaluation import evaluate as ev
+    from cityqa.index.embeddings import Embedder
 
     corpus = corpus or generate(WORK / "corpus-throughput", 1000, pool_size=100_000)
     size = corpus_bytes(corpus)

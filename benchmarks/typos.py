@@ -34,7 +34,7 @@ def typo(word: str, rng: random.Random) -> str:
 
 
 def with_typos(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    from cityqa.text import STOPWORDS
+    from cityqa.documents.text import STOPWORDS
 
     rng = random.Random(seed)
     for article in data["data"]:
@@ -49,8 +49,8 @@ def with_typos(data: dict[str, Any], seed: int) -> dict[str, Any]:
 
 def main() -> dict[str, object]:
     from cityqa import Settings
-    from cityqa.scorer import MODELS_DIR, SCORER_FILE
-    from cityqa.squad_eval import evaluate_squad
+    from cityqa.evaluation.squad_eval import evaluate_squad
+    from cityqa.reading.scorer import MODELS_DIR, SCORER_FILE
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default=str(DEFAULT_FILE))

@@ -23,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from playwright.sync_api import Page, expect, sync_playwright
 
 from cityqa import Assistant, Settings
-from cityqa.ui import build_app, launch_options
+from cityqa.ui.app import build_app, launch_options
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

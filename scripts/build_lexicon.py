@@ -1,4 +1,4 @@
-"""Build src/cityqa/models/lexicon.json.gz, the synonym and antonym tables the fact-checker aligns words with.
+"""Build src/cityqa/reading/models/lexicon.json.gz, the synonym and antonym tables the fact-checker aligns words with.
 
 The source is Princeton WordNet 3.0 as Debian packages it (`wordnet-base`; its licence permits redistribution
 with the notice, which is copied into the output). Run it once when the tables should change; cityqa reads only
@@ -25,7 +25,7 @@ from typing import Any
 
 TOP_SENSES = 3
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
-OUT = Path(__file__).parents[1] / "src" / "cityqa" / "models" / "lexicon.json.gz"
+OUT = Path(__file__).parents[1] / "src" / "cityqa" / "reading" / "models" / "lexicon.json.gz"
 
 
 def _word_ok(lemma: str) -> bool:

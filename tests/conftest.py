@@ -107,7 +107,7 @@ def gold_run(
 
 
 def _gold_pass(assistant: Assistant, gold_questions: list[dict[str, Any]]) -> tuple[dict[str, Any], GoldAnswers]:
-    from cityqa import evaluate
+    from cityqa.evaluation import evaluate
 
     recording = _Recording(assistant)
     report = evaluate.evaluate(recording, GOLD / "questions.jsonl", systems=["cityqa"])  # type: ignore[arg-type]

@@ -78,8 +78,8 @@ def paragraphs_of(text: str, headings: dict[str, int]) -> list[tuple[str, int]]:
 def report_paragraphs(path: Path) -> list[tuple[str, int]]:
     """A text document's paragraphs with the heading levels cityqa's chunker gives them (so a PDF typeset from
     them has the same sections as the text)."""
-    from cityqa.chunking import chunk_document
-    from cityqa.corpus import read_document
+    from cityqa.documents.chunking import chunk_document
+    from cityqa.documents.corpus import read_document
 
     report = read_document(path, path.parent)
     headings = {title: level for chunk in chunk_document(report) for level, title in enumerate(chunk.section, 1)}

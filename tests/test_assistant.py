@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cityqa import Answer, Assistant, SearchFilters
-from cityqa.answer import NOT_FOUND
+from cityqa.answering.answer import NOT_FOUND
 from conftest import GoldAnswers
 
 # Floors for the gold set (tests/gold/questions.jsonl: 127 answerable, 34 unanswerable questions), a little under
@@ -176,7 +176,7 @@ def test_fact_check_refuses_oversized_text_with_a_message(assistant: Assistant) 
 
 
 def test_a_retriever_passed_in_is_the_one_that_searches(assistant: Assistant) -> None:
-    from cityqa.retrieve import SingleRetriever
+    from cityqa.answering.retrieve import SingleRetriever
 
     question = "Which city banned caste discrimination?"
     bm25 = assistant.with_stages(retriever=SingleRetriever.factory("bm25"))

@@ -1,4 +1,5 @@
-"""The package's shape (issue 14): dependencies point one way, `import cityqa` is cheap, and `src/` type-checks.
+"""The package's shape (issues 14, 23): the wings are stages in the order data flows, dependencies point one way,
+`import cityqa` is cheap, and `src/` type-checks.
 
 The import graph is read from the source (every `import`, also inside functions and under `TYPE_CHECKING`), so a
 cycle hidden in a function body fails here as surely as one at the top of a module.
@@ -19,54 +20,84 @@ import cityqa
 PACKAGE = Path(cityqa.__file__).parent
 REPO = PACKAGE.parents[1]
 
-# Lower layers first. A module may import modules of its own layer or below, never above.
-LAYERS: tuple[tuple[str, ...], ...] = (
-    ("types", "errors", "settings", "text", "pdftext"),  # records and text helpers
-    ("entities", "align", "spelling", "extractors", "pdfrender", "ocr", "onnx_encoder"),  # words, places, spelling,
-    # format readers, OCR, the encoder
-    ("sandbox", "pages", "corpus", "chunking", "embeddings", "scorer", "squad", "metrics"),  # reading, scoring
-    ("nodes", "vectors", "bm25", "store"),  # storage: a generation's node files, Chroma, BM25; the manifest
-    ("ingest", "retrieve", "uploads"),
-    ("answer", "followup"),
-    ("factcheck",),
-    ("assistant",),
-    ("baselines", "briefing"),
-    ("evaluate", "report", "squad_eval", "train"),  # evaluation runners and reports
-    ("ui_style", "ui_render", "ui_reports"),  # the UI's pure parts: CSS and scripts, renderers, eval reports
-    ("ui_handlers",),  # the UI's event handlers
-    ("ui", "cli", "__init__"),  # edges
+# Lower first. A module may import its own wing or a lower one, never a higher one. A wing is a sub-package
+# (`cityqa.documents`, ...) or one of the top-level modules.
+WINGS: tuple[tuple[str, ...], ...] = (
+    ("types", "errors", "settings"),  # the records, the exception tree, the one Settings
+    ("documents",),  # files -> Document -> Chunk
+    ("index",),  # chunks -> a generation on disk; the encoder
+    ("reading",),  # the scorer, word alignment, spelling
+    ("answering",),  # question -> passages -> the quoted answer
+    ("checking",),  # claim -> verdict with evidence
+    ("assistant",),  # one object that holds the stages
+    ("evaluation",),  # gold sets, SQuAD, baselines, training
+    ("ui",),  # the Gradio app
+    ("cli", "__init__"),  # edges
 )
-LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}
+RANK = {wing: n for n, wings in enumerate(WINGS) for wing in wings}
 
 
-def imports_of(path: Path) -> set[str]:
-    """The cityqa modules `path` imports, wherever the import statement stands."""
+def module_name(path: Path) -> str:
+    """`documents.text` for src/cityqa/documents/text.py, `documents` for its `__init__.py`, `cli` for cli.py."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def resolve(name: str) -> str:
+    """The module a dotted name inside cityqa refers to: itself, or the module it is an attribute of."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def imports_of(module: str) -> set[str]:
+    """The cityqa modules `module` imports, wherever the import statement stands."""
+    path = MODULES[module]
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+    if module == "__init__":
+        package = []
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:
-                found |= {alias.name for alias in node.names}
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                head = [*base, *(node.module.split(".") if node.module else [])]
             elif node.module and node.module.split(".")[0] == "cityqa":
-                parts = node.module.split(".")
-                found |= {parts[1]} if len(parts) > 1 else {alias.name for alias in node.names}
+                head = node.module.split(".")[1:]
+            else:
+                continue
+            found |= {resolve(".".join([*head, alias.name])) for alias in node.names}
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("cityqa.")}
-    return found - {path.stem}
+            found |= {resolve(a.name.removeprefix("cityqa.")) for a in node.names if a.name.startswith("cityqa.")}
+    return found - {module, ""}
 
 
-GRAPH = {path.stem: imports_of(path) for path in sorted(PACKAGE.glob("*.py"))}
+GRAPH = {module: imports_of(module) for module in MODULES}
 
 
-def test_every_module_has_a_layer() -> None:
-    assert set(GRAPH) == set(LAYER), "add new modules to LAYERS"
+def wing(module: str) -> str:
+    return module.split(".")[0]
+
+
+def test_every_module_is_in_a_wing() -> None:
+    assert {wing(module) for module in GRAPH} == set(RANK), "add new wings or top-level modules to WINGS"
+
+
+def test_wing_packages_import_nothing() -> None:
+    """A wing's `__init__` is its description: importing `cityqa.index.nodes` must not load the rest of the wing."""
+    packages = [module for module, path in MODULES.items() if path.name == "__init__.py" and module != "__init__"]
+    assert sorted(packages) == ["answering", "checking", "documents", "evaluation", "index", "reading", "ui"]
+    loaded = {module: sorted(GRAPH[module]) for module in packages if GRAPH[module]}
+    assert not loaded, f"wing packages that import modules: {loaded}"
 
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_no_upward_import(module: str) -> None:
-    upward = sorted(dep for dep in GRAPH[module] if dep in LAYER and LAYER[dep] > LAYER[module])
-    assert not upward, f"{module} (layer {LAYER[module]}) imports {upward} from a higher layer"
+    upward = sorted(dep for dep in GRAPH[module] if RANK[wing(dep)] > RANK[wing(module)])
+    assert not upward, f"{module} (wing {wing(module)}) imports {upward} from a higher wing"
 
 
 def test_no_cycles() -> None:
@@ -81,6 +112,14 @@ def test_no_cycles() -> None:
 
     cyclic = sorted(module for module in GRAPH if module in reach(module))
     assert not cyclic, f"modules in an import cycle: {cyclic}"
+
+
+def test_the_graph_is_read() -> None:
+    """The reader sees relative, absolute and `from . import` forms: a few edges the code is known to have."""
+    assert {"documents.extractors", "documents.sandbox", "settings"} <= GRAPH["documents.corpus"]
+    assert "evaluation.report" in GRAPH["ui.app"]  # `from ..evaluation import report as reports`
+    assert "answering.retrieve" in GRAPH["checking.factcheck"]
+    assert {"assistant", "settings", "types"} <= GRAPH["__init__"]
 
 
 def test_import_cityqa_is_lazy_and_every_public_name_resolves() -> None:

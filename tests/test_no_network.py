@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_app import free_port
 
 from conftest import FIXTURE_CORPUS
-from test_ui import free_port
 
 SCRIPT = r'''
 import ipaddress, json, socket, sys
@@ -85,7 +85,7 @@ answer = assistant.ask("How many sister cities does Riverbend have?")
 assert answer.citations, answer; steps.append("ask")
 verdicts = assistant.check("Riverbend has four sister cities.")
 assert verdicts; steps.append("check")
-from cityqa.ui import build_app, launch_options
+from cityqa.ui.app import build_app, launch_options
 app = build_app(assistant)
 options = {**launch_options(assistant.settings), "auth": None}
 app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **options)

@@ -2,7 +2,7 @@
 
 Its stages are passed in (the way httpx takes `transport=`): `embedder`, `retriever` (a `RetrieverFactory`),
 `answerer` (an `AnswererFactory`) and `checker`, with today's parts as defaults. The evaluation's ablation and
-llama-index baselines are assistants built with other parts (`baselines.py`)."""
+llama-index baselines are assistants built with other parts (`evaluation/baselines.py`)."""
 
 from __future__ import annotations
 
@@ -15,21 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .factcheck import Checkable
+    from .checking.factcheck import Checkable
 
-from .align import lexicon
-from .answer import Answerer, AnswererFactory, Extractor, extractive
-from .embeddings import Embedder, go_offline
-from .entities import Gazetteer, gazetteer_for
+from .answering.answer import Answerer, AnswererFactory, Extractor, extractive
+from .answering.followup import resolve
+from .answering.retrieve import HybridRetriever, Retriever, RetrieverFactory
+from .documents.entities import Gazetteer, gazetteer_for
+from .documents.text import stem
 from .errors import InputTooLongError
-from .followup import resolve
-from .ingest import Progress, ingest
-from .nodes import NodeStore
-from .retrieve import HybridRetriever, Retriever, RetrieverFactory
+from .index.embeddings import Embedder, go_offline
+from .index.ingest import Progress, ingest
+from .index.nodes import NodeStore
+from .index.store import IndexStore
+from .reading.align import lexicon
+from .reading.spelling import Speller
 from .settings import Settings
-from .spelling import Speller
-from .store import IndexStore
-from .text import stem
 from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
 
 Checker = Callable[["Checkable", str], list[Verdict]]  # fact-checks text against an assistant's index
@@ -203,7 +203,7 @@ class Assistant:
         if len(text) > self.settings.max_check_chars:
             raise InputTooLongError(len(text), self.settings.max_check_chars)
         if self._checker is None:
-            from .factcheck import check
+            from .checking.factcheck import check
 
             self._checker = check
         return self._checker(self, text)

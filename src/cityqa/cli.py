@@ -155,7 +155,7 @@ def _format(answer: object) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from .assistant import Assistant
-    from .factcheck import format_verdict
+    from .checking.factcheck import format_verdict
 
     texts = list(args.claims)
     if args.file:
@@ -172,15 +172,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .ui import serve
+    from .ui.app import serve
 
     serve(_settings(args))
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from . import evaluate
     from .assistant import Assistant
+    from .evaluation import evaluate
 
     if args.squad:
         return _eval_squad(args)
@@ -197,7 +197,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_squad(args: argparse.Namespace) -> int:
-    from .squad_eval import SQUAD_SYSTEMS, evaluate_squad
+    from .evaluation.squad_eval import SQUAD_SYSTEMS, evaluate_squad
 
     settings = _settings(args)
     systems = [name.strip() for name in args.systems.split(",") if name.strip()]
@@ -212,7 +212,7 @@ def _eval_squad(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace, report: dict, eval_dir: Path) -> int:
-    from . import report as reports
+    from .evaluation import report as reports
 
     paths = reports.write_report(report, args.out or eval_dir)
     if args.json:

@@ -111,8 +111,8 @@ class Settings(BaseSettings):
     scorer_dir: Path | None = Field(
         None,
         description=(
-            "Folder with a fitted answer scorer (scorer.json) from `python -m cityqa.train`; unset: the one shipped "
-            "in the package (cityqa/models)."
+            "Folder with a fitted answer scorer (scorer.json) from `python -m cityqa.evaluation.train`; unset: the one "
+            "shipped in the package (cityqa/reading/models)."
         ),
     )
     correct_spelling: bool = Field(
