@@ -98,3 +98,19 @@ def test_ingest_refuses_other_settings_unless_told_to_rebuild(tmp_path: Path) ->
 def test_no_question_is_a_usage_error(tmp_path: Path) -> None:
     result = run("ask", "--index", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "give at least one question" in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly(workdir: Path) -> None:
+    """`cityqa ask --json … | head -1`: the reader goes away after the first line; the command ends with the
+    status of a tool killed by SIGPIPE, and no traceback."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    questions = ["Who is the mayor of San José?"] * 100  # far more than a pipe buffer (64 KiB) holds
+    command = [sys.executable, "-m", "cityqa.cli", "ask", "--json", "--index", "idx", *questions]
+    writer = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout is not None and writer.stderr is not None
+    first = writer.stdout.readline()
+    writer.stdout.close()  # what `head -1` does after its line
+    status = writer.wait(timeout=300)
+    stderr = writer.stderr.read().decode()
+    assert json.loads(first)["question"] == questions[0]
+    assert status == 141 and "Traceback" not in stderr and "BrokenPipe" not in stderr, (status, stderr)

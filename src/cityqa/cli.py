@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
+# The reader of our output went away (`cityqa ask --json … | head -1`): end quietly with the status a Unix tool
+# killed by SIGPIPE has (128 + 13), as `yes | head -1` does.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -24,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and print a second error: point it at /dev/null first
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 _DEFAULT_SYSTEMS = "cityqa,llama-index,bm25,dense"

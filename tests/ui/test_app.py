@@ -545,9 +545,12 @@ def auth_server(assistant: Assistant) -> Iterator[str]:
 
 
 def test_login_required_when_auth_is_set(auth_server: str) -> None:
-    for path in ["/config", "/gradio_api/info", "/gradio_api/file=/etc/passwd"]:
+    for path in ["/config", "/gradio_api/info", "/gradio_api/file=/etc/passwd", "/gradio_api/openapi.json"]:
         status, _ = raw_get(auth_server, path)
         assert status in {401, 403}, (path, status)
+    for path in ["/openapi.json", "/docs", "/redoc"]:  # the framework's route list is not served to anyone
+        status, _ = raw_get(auth_server, path)
+        assert status == 404, (path, status)
     data = '{"data": ["Who?", "All documents", [], 6]}'
     for path in ["/gradio_api/call/ask", "/gradio_api/run/ask"]:
         status, body = raw_get(auth_server, path, "POST", data)

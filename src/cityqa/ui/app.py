@@ -384,6 +384,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "max_file_size": upload_limit(settings),  # the server refuses larger uploads before storing them
         "blocked_paths": blocked_paths(settings),
         "footer_links": ["gradio"],  # no API-docs or settings links
+        "app_kwargs": {"openapi_url": None},  # no route list for anyone (FastAPI's /openapi.json; /docs is off too)
         "show_error": False,
         "enable_monitoring": False,
         "mcp_server": False,
