@@ -65,6 +65,19 @@ def assistant(settings: Settings) -> Assistant:
     return built
 
 
+# The quoting mechanics (which sentences a quote holds, its citations and pages, the chat's chips, the briefing
+# note) are tested where the assistant quotes: at the threshold the scorer shipped with before issue 24. The shipped
+# threshold (few quotes, see README "Abstention") has its own tests: the floors and the abstention tests.
+QUOTING_THRESHOLD = 0.14
+
+
+@pytest.fixture(scope="session")
+def quoting(settings: Settings, assistant: Assistant) -> Assistant:
+    """The shared assistant's index and model, quoting from `QUOTING_THRESHOLD` up."""
+    return Assistant(settings.model_copy(update={"abstain_threshold": QUOTING_THRESHOLD}), settings.index_dir,
+                     embedder=assistant.embedder)
+
+
 @pytest.fixture(scope="session")
 def gold_questions() -> list[dict[str, Any]]:
     return load_jsonl(GOLD / "questions.jsonl")

@@ -58,7 +58,7 @@ def test_ask_json_lines_for_several_questions(workdir: Path) -> None:
 
 def test_ask_text_output_lists_citations(workdir: Path) -> None:
     question = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
-    result = run("ask", "--index", "idx", question, cwd=workdir)
+    result = run("ask", "--index", "idx", question, cwd=workdir, env={"CITYQA_ABSTAIN_THRESHOLD": "0.14"})
     assert "Finland" in result.stdout and "[1] global-engagements-california-cities.txt" in result.stdout
 
 

@@ -159,7 +159,8 @@ def _format(answer: object) -> str:
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.label}  (chars {c.start}-{c.end}, score {c.score:.2f})")
     if answer.abstained and answer.related:
-        lines.append("  Closest passages:")
+        lines.append("  Closest passages (the first may answer; it does not say so directly):" if answer.closest
+                     else "  Closest passages:")
         lines += [f"   - {c.label}: “{' '.join(c.text.split())}”" for c in answer.related]
     return "\n".join(lines) + "\n"
 

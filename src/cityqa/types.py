@@ -199,12 +199,23 @@ class Answer:
     # what in the passage shown contrasts with the question (it says the opposite of what is asked): the quote of an
     # answer, to be checked; or the closest passage of a "not found", which is then the reason
     caution: str | None = None
+    # abstained, but the closest passage (the first of `related`) is near enough to show as "the documents do not
+    # say this directly; the closest passage is ..." rather than "not found"
+    closest: bool = False
+
+    @property
+    def outcome(self) -> Literal["answer", "closest", "not_found"]:
+        """Which of the three an answer is: a quote, the closest passage, or not found."""
+        if not self.abstained:
+            return "answer"
+        return "closest" if self.closest and self.related else "not_found"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "outcome": self.outcome,
             "confidence": round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],

@@ -11,7 +11,8 @@ from cityqa import Assistant
 from cityqa.answering.answer import is_list_question, leans_back, quote_span
 
 
-def test_one_sentence_unless_the_question_names_a_glossary_entry(assistant: Assistant) -> None:
+def test_one_sentence_unless_the_question_names_a_glossary_entry(quoting: Assistant) -> None:
+    assistant = quoting
     plain = assistant.ask("What ceremony was held when Dublin's Lord Mayor came to San José?")
     assert len(plain.citations) == 1 and "flag-raising ceremony" in plain.answer
     entry = assistant.ask("What counts as a City-Led Mission Abroad?")
@@ -19,7 +20,8 @@ def test_one_sentence_unless_the_question_names_a_glossary_entry(assistant: Assi
     assert len({c.chunk_id for c in entry.citations}) == 1  # more sentences only from the same entry
 
 
-def test_glossary_entry_of_the_named_term_wins(assistant: Assistant) -> None:
+def test_glossary_entry_of_the_named_term_wins(quoting: Assistant) -> None:
+    assistant = quoting
     answer = assistant.ask("How does the paper measure Global Universities?")
     assert answer.citations[0].quote.startswith("Global Universities:")
 
@@ -65,7 +67,8 @@ def test_list_questions(question: str, is_list: bool) -> None:
     assert is_list_question(question) is is_list
 
 
-def test_a_list_answer_quotes_only_sentences_that_add_names(assistant: Assistant) -> None:
+def test_a_list_answer_quotes_only_sentences_that_add_names(quoting: Assistant) -> None:
+    assistant = quoting
     answer = assistant.ask("Which countries did San José visit on trade missions in the 1990s and early 2000s?")
     assert 1 <= len(answer.citations) <= assistant.settings.max_answer_sentences
     quotes = [c.quote for c in answer.citations]
@@ -94,7 +97,8 @@ def test_the_abstention_threshold_setting_overrides_the_scorers(settings, assist
     assert strict.answer("q", "Who is the mayor of San José?", vector, hits).abstained
 
 
-def test_passages_come_in_the_order_the_answer_cites_them(assistant: Assistant) -> None:
+def test_passages_come_in_the_order_the_answer_cites_them(quoting: Assistant) -> None:
+    assistant = quoting
     question = "Which city's government helped small firms find overseas customers and attract foreign businesses?"
     answer = assistant.ask(question)
     passages = assistant.passages(question)
@@ -158,3 +162,34 @@ def test_word_weights_come_from_the_passages_own_document(tmp_path, assistant: A
     assert among_towns["mayor"] / among_towns["fresno"] == pytest.approx(ratio_alone, rel=0.15)
     answer = crowded.ask("Who is the mayor of San José?")
     assert answer.citations and answer.citations[0].source == REPORT.name and "Matt Mahan" in answer.answer
+
+
+def test_a_question_with_words_no_document_uses_abstains_and_says_which(assistant: Assistant) -> None:
+    """'median' and 'income' occur nowhere in the shared corpus: no quote is given as the answer, the reason names
+    them, and the closest passages are still shown."""
+    from cityqa.answering.answer import NOT_DIRECT, NOT_FOUND
+
+    answer = assistant.ask("What is the median income in San José?")
+    assert answer.abstained and answer.outcome in {"closest", "not_found"}
+    assert answer.answer == {"closest": NOT_DIRECT, "not_found": NOT_FOUND}[answer.outcome]
+    assert answer.caution is not None and "“median”" in answer.caution and "“income”" in answer.caution
+    assert answer.related
+    assert answer.to_dict()["outcome"] == answer.outcome
+    assert assistant.engine.extractor.unknown_words("median income of San José") == ["median", "income"]
+
+
+def test_between_the_two_thresholds_the_closest_passage_is_offered(settings, assistant: Assistant) -> None:
+    """Above the lower threshold but below the answer threshold, the answer abstains and offers its closest
+    passage ("the documents do not say this directly"), which is the sentence it would have quoted."""
+    from cityqa.answering.answer import NOT_DIRECT, Extractor
+
+    question = "Who is the mayor of San José?"
+    quoted = assistant.ask(question)
+    strict = Extractor(assistant.engine.nodes, settings.model_copy(update={"abstain_threshold": 0.999}),
+                       embedder=assistant.embedder)
+    assert strict.closest_threshold <= quoted.confidence < 0.999
+    vector = assistant.embedder.encode_one(question)
+    hits = assistant.engine.retriever.retrieve(question, vector, settings.top_k)
+    answer = strict.answer(question, question, vector, hits)
+    assert answer.abstained and answer.outcome == "closest" and answer.answer == NOT_DIRECT
+    assert answer.related[0].text == quoted.citations[0].text

@@ -13,6 +13,7 @@ from cityqa import Assistant, Settings
 from cityqa.documents.chunking import chunk_document
 from cityqa.documents.corpus import read_document
 from cityqa.errors import UnreadableFileError
+from conftest import QUOTING_THRESHOLD
 
 NOTE = Path(__file__).parents[1] / "fixtures" / "docx" / "interview-notes-lakeshore-fictional.docx"
 FIELDS = {"interviewee": "Marisol Okafor", "role": "Director of International Trade", "city": "Lakeshore",
@@ -64,7 +65,8 @@ def test_citations_from_a_word_note_carry_its_metadata(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(NOTE, corpus / NOTE.name)
-    assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                                                 abstain_threshold=QUOTING_THRESHOLD))
     assistant.ingest()
     answer = assistant.ask("Where did Okafor lead a trade mission?")
     assert not answer.abstained

@@ -20,7 +20,7 @@ from cityqa.documents.corpus import read_document
 from cityqa.documents.ocr import OcrError, OcrOptions, lines_from_tsv, parse_tsv, run_tesseract
 from cityqa.documents.pages import page_image
 from cityqa.documents.pdftext import page_text
-from conftest import REPORT
+from conftest import QUOTING_THRESHOLD, REPORT
 from pdfgen import PdfLayout, alnum, make_pdf, report_paragraphs, scan_pdf
 
 # ---------------------------------------------------------------- Tesseract's TSV, by hand
@@ -146,7 +146,8 @@ def test_a_scanned_pdf_answers_and_cites_its_page(scans: Scans, tmp_path: Path) 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(scans.scanned, corpus / "scanned-report.pdf")
-    assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    assistant = Assistant.open(settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                                                 abstain_threshold=QUOTING_THRESHOLD))
     assert assistant.ingest().added == ["scanned-report.pdf"]
     answer = assistant.ask(QUESTION)
     assert not answer.abstained and "funding" in answer.answer

@@ -35,6 +35,7 @@ from cityqa.documents.uploads import (
 )
 from cityqa.errors import CorpusError, IndexLockedError, UploadError
 from cityqa.types import SkippedFile
+from conftest import QUOTING_THRESHOLD
 
 REPORT_NAME = "global-engagements-california-cities.txt"
 NOTES_MD = """# Lakemont trade desk
@@ -253,7 +254,8 @@ def test_a_file_ingest_skips_is_taken_out_again(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ accepted uploads
 
 
-def test_upload_markdown_and_docx_then_ask(fresh: Assistant, tmp_path: Path) -> None:
+def test_upload_markdown_and_docx_then_ask(settings: Settings, assistant: Assistant, tmp_path: Path) -> None:
+    fresh = indexed_copy(settings, tmp_path / "library", abstain_threshold=QUOTING_THRESHOLD)  # it quotes
     before = fresh.ask(LAKEMONT)
     assert all(c.source != "lakemont notes.md" for c in before.citations)
     steps: list[tuple[int, int, str]] = []

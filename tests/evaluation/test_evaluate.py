@@ -263,3 +263,17 @@ def test_cli_eval_rejects_unknown_system(assistant: Any, tmp_path: Path) -> None
     code = cli.main(["eval", "--index", str(assistant.index_dir), "--systems", "gpt", "--out", str(tmp_path)])
     assert code == ev.EvalError.exit_code
 
+
+
+def test_a_wrong_answer_is_a_quote_that_does_not_answer() -> None:
+    def result(answerable: bool, abstained: bool, n_evidence: int = 1, cited: int = 0) -> metrics.QuestionResult:
+        return metrics.QuestionResult(id="x", answerable=answerable, abstained=abstained, answer="", tags=[],
+                                      seconds=0.0, n_evidence=n_evidence, evidence_cited=cited)
+
+    assert metrics.is_wrong_answer(result(False, abstained=False))  # answered an unanswerable question
+    assert metrics.is_wrong_answer(result(True, abstained=False, cited=0))  # quoted without the evidence
+    assert not metrics.is_wrong_answer(result(True, abstained=False, cited=1))
+    assert not metrics.is_wrong_answer(result(False, abstained=True))
+    assert not metrics.is_wrong_answer(result(True, abstained=True))  # a false "not found" is counted elsewhere
+    overall = metrics.aggregate([result(False, False), result(True, False, cited=1), result(True, True)])
+    assert overall["wrong_answers"] == 1 and overall["answered_with_evidence"] == 0.5

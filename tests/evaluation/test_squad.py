@@ -12,6 +12,7 @@ from cityqa.evaluation.report import SQUAD_METRICS
 from cityqa.evaluation.squad import SquadFormatError, load_squad, split_articles
 from cityqa.evaluation.squad_eval import evaluate_squad
 from cityqa.settings import Settings
+from conftest import QUOTING_THRESHOLD
 
 TINY = Path(__file__).parents[1] / "fixtures" / "squad" / "tiny.json"
 
@@ -57,7 +58,7 @@ def test_malformed_files_are_refused_with_a_message(tmp_path: Path, content: str
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("squad")
-    return evaluate_squad(TINY, Settings(), work_dir=work)
+    return evaluate_squad(TINY, Settings(abstain_threshold=QUOTING_THRESHOLD), work_dir=work)  # it quotes
 
 
 def test_eval_squad_scores_every_system(tiny_report: dict) -> None:

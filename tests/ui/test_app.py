@@ -29,7 +29,7 @@ from cityqa.evaluation import report as reports
 from cityqa.ui.app import build_app, launch_options
 from cityqa.ui.handlers import Handlers
 from cityqa.ui.render import cities_in, corpus_rows, escape_md, parse_auth
-from conftest import GOLD, load_jsonl
+from conftest import GOLD, QUOTING_THRESHOLD, load_jsonl
 from pdfgen import CALLOWAY, CALLOWAY_Q, make_pdf
 
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
@@ -55,8 +55,8 @@ def launch(assistant: Assistant, eval_dir: Path = reports.DEFAULT_OUT, **overrid
 
 
 @pytest.fixture(scope="module")
-def server(assistant: Assistant) -> Iterator[str]:
-    app, url = launch(assistant)
+def server(quoting: Assistant) -> Iterator[str]:
+    app, url = launch(quoting)
     yield url
     app.close()
 
@@ -139,7 +139,8 @@ def test_question_html_is_escaped(client: Client) -> None:
     assert "<script>" not in question and "&lt;script&gt;" in question
 
 
-def test_source_panel_shows_quote_in_context(client: Client, assistant: Assistant) -> None:
+def test_source_panel_shows_quote_in_context(client: Client, quoting: Assistant) -> None:
+    assistant = quoting
     ask(client, SAN_JOSE)
     quote = assistant.ask(SAN_JOSE).citations[0].quote
     panel = client.predict(1, 1, api_name="/source")
@@ -150,7 +151,8 @@ def test_source_panel_shows_quote_in_context(client: Client, assistant: Assistan
         assert "no such citation" in client.predict(answer_no, cite_no, api_name="/source")
 
 
-def test_export_briefing_note(client: Client, assistant: Assistant, server: str) -> None:
+def test_export_briefing_note(client: Client, quoting: Assistant, server: str) -> None:
+    assistant = quoting
     ask(client, SAN_JOSE)
     note, download = client.predict(api_name="/export")
     markdown = note["value"] if isinstance(note, dict) else note
@@ -193,7 +195,8 @@ def test_corpus_tab_and_incremental_reindex(client: Client) -> None:
 def library_app(settings: Settings, assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[Client, Assistant, str]]:
     """The app over a private copy of the indexed corpus (uploads change it), with a 200 KiB upload limit."""
-    library = indexed_copy(settings, tmp_path_factory.mktemp("library-app"), max_upload_bytes=200 * 1024)
+    library = indexed_copy(settings, tmp_path_factory.mktemp("library-app"), max_upload_bytes=200 * 1024,
+                           abstain_threshold=QUOTING_THRESHOLD)
     app, url = launch(library)
     yield Client(url, verbose=False), library, url
     app.close()
@@ -371,7 +374,8 @@ HOSTILE_TAG = "<b>tag</b>|pipe"
 
 
 @pytest.fixture(scope="module")
-def eval_reports(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def eval_reports(quoting: Assistant, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    assistant = quoting  # a quote that misses the short answer, for the failure list
     """Real evaluations: cityqa and bm25 on 6 gold questions plus one whose gold answer no document gives (so it
     fails; its id and tag are markup), and the fact-checker on two gold claims of each label."""
     folder = tmp_path_factory.mktemp("gold")
@@ -538,8 +542,8 @@ def test_file_route_refuses_traversal_and_private_paths(server: str, assistant: 
 
 
 @pytest.fixture(scope="module")
-def auth_server(assistant: Assistant) -> Iterator[str]:
-    app, url = launch(assistant, auth=parse_auth("ana:s3cret"))
+def auth_server(quoting: Assistant) -> Iterator[str]:
+    app, url = launch(quoting, auth=parse_auth("ana:s3cret"))
     yield url
     app.close()
 

@@ -51,7 +51,8 @@ def eval_report(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def server(assistant: Assistant, eval_report: tuple[Path, dict[str, Any]]) -> Iterator[str]:
+def server(quoting: Assistant, eval_report: tuple[Path, dict[str, Any]]) -> Iterator[str]:
+    assistant = quoting
     app = build_app(assistant, eval_report[0])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,7 +92,8 @@ def ask(page: Page, question: str) -> None:
     page.locator("#cq-ask").click()
 
 
-def test_ask_click_citation_and_see_highlighted_quote(page: Page, assistant: Assistant, tmp_path: Path) -> None:
+def test_ask_click_citation_and_see_highlighted_quote(page: Page, quoting: Assistant, tmp_path: Path) -> None:
+    assistant = quoting
     expected = assistant.ask(SAN_JOSE).citations[0]
     ask(page, SAN_JOSE)
     answer = page.locator("#cq-chat .message-row").last

@@ -16,7 +16,7 @@ from gradio_client import Client
 from test_app import launch, message_text
 
 from cityqa import Assistant
-from conftest import make_corpus
+from conftest import QUOTING_THRESHOLD, make_corpus
 
 CLIENTS, QUESTIONS_EACH = 20, 10
 SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s and early 2000s?"
@@ -36,8 +36,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, assistant: Assistant) -> Iter
     """An assistant over its own copy of the corpus (so it can change), served on a free loopback port."""
     tmp = tmp_path_factory.mktemp("load")
     corpus = make_corpus(tmp / "corpus")
-    mine = Assistant.open(settings=assistant.settings.model_copy(update={"corpus_dir": corpus,
-                                                                        "index_dir": tmp / "index"}))
+    mine = Assistant.open(settings=assistant.settings.model_copy(update={
+        "corpus_dir": corpus, "index_dir": tmp / "index", "abstain_threshold": QUOTING_THRESHOLD}))  # it quotes
     mine.embedder = assistant.embedder
     mine.ingest()
     app, url = launch(mine)

@@ -20,7 +20,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..documents.text import content_terms, document_frequencies, normalise_space, term_tuple
+from ..documents.text import (
+    STOPWORDS,
+    content_terms,
+    document_frequencies,
+    normalise_space,
+    stem,
+    term_tuple,
+    words,
+)
 from ..index.embeddings import Embedder
 from ..index.nodes import NodeStore
 from ..reading.scorer import (
@@ -45,6 +53,9 @@ from ..settings import Settings
 from ..types import Answer, Chunk, Citation, Hit, Sentence
 
 NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
+# Between an answer and "not found": the best sentence is close to the question but not sure to answer it. The
+# answer is abstained (nothing is quoted as the answer); the passage is the first of `related`.
+NOT_DIRECT = "The documents do not say this directly; the closest passage is shown below."
 # Every term counts as found in at least this share of the chunks more than it is. Past ~1 in 500 chunks a word
 # is as specific as a question word gets; without the floor, idf keeps growing with the corpus (log N), and in a
 # large index one word the collection rarely uses outweighs the rest of the question (among 96k distractor
@@ -152,19 +163,41 @@ class Extractor:
             weights[term] = (n * local + prior * self.idf.get(term, self.unseen_idf)) / (n + prior)
         return weights
 
+    @property
+    def closest_threshold(self) -> float:
+        """From this confidence up to `threshold`, a question the answer abstains on shows its closest passage as
+        "the documents do not say this directly" rather than "not found"."""
+        return min(self.threshold, self.model.closest_threshold)
+
+    def unknown_share(self, terms: list[str]) -> float:
+        """Share of a question's content terms that no indexed document uses at all."""
+        return sum(term not in self.idf for term in terms) / len(terms) if terms else 0.0
+
+    def unknown_words(self, question: str) -> list[str]:
+        """The question's content words (as typed) that no indexed document uses, in any form of the same stem."""
+        return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS and len(w) > 1
+                                  and not w.isdigit() and stem(w) not in self.idf))
+
     def answer(
         self, question: str, resolved: str, query_vector: np.ndarray, hits: list[Hit],
         ranked: list[Scored] | None = None,
     ) -> Answer:
         """Quote the best sentence of `hits` for `resolved`, or abstain. `ranked`: `rank_sentences(resolved,
-        query_vector, hits)` when the caller has already computed it (to reorder the passages as well)."""
+        query_vector, hits)` when the caller has already computed it (to reorder the passages as well).
+
+        Three outcomes: the quote (confidence at the threshold or above); "not directly" with the closest passage
+        (between `closest_threshold` and the threshold); "not found" with the closest passages (below). An
+        abstention says why where it can: the question's words the documents never use, or a contrast between the
+        question and the closest passage."""
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
+            unknown = self.unknown_words(resolved)
+            closest = bool(ranked) and best >= self.closest_threshold
             return Answer(
-                question=question, answer=NOT_FOUND, abstained=True, confidence=best,
+                question=question, answer=NOT_DIRECT if closest else NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
-                caution=ranked[0].contrast.note() if ranked else None,
+                caution=_unknown_note(unknown) or (ranked[0].contrast.note() if ranked else None), closest=closest,
             )
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
@@ -194,6 +227,9 @@ class Extractor:
                 asked[source] = _Question(weights, sum(weights.values()) or 1.0)
             self._passage_rows(view, asked[source], vector, hit, out, rows)
         if rows:
+            unknown = self.unknown_share(view.terms)
+            for r in rows:
+                r["unknown"] = unknown
             best = max(r["cos_max"] for r in rows)
             passage_best: dict[int, float] = {}
             for s, r in zip(out, rows, strict=True):
@@ -384,6 +420,14 @@ def _defines(view: QuestionView, chunk: Chunk) -> bool:
         return False
     terms = set(content_terms(label.group(1)))
     return bool(terms) and terms <= view.asked
+
+
+def _unknown_note(unknown: list[str]) -> str | None:
+    """The reason a question is not found when some of its words occur nowhere in the documents."""
+    if not unknown:
+        return None
+    listed = ", ".join(f"“{w}”" for w in unknown[:4])
+    return f"The documents never use {'the word' if len(unknown) == 1 else 'the words'} {listed}."
 
 
 def _changed(question: str, resolved: str) -> str | None:

@@ -147,7 +147,8 @@ def _exchange_lines(
         why = f" {_one_line(answer.caution)}" if answer.caution else ""
         lines += ["", f"**Answer:** {_one_line(answer.answer)}{why}"]
         if answer.related:
-            lines += ["", "Closest passages (they do not answer the question):", ""]
+            lines += ["", "Closest passages (the first comes close; it does not say so directly):" if answer.closest
+                      else "Closest passages (they do not answer the question):", ""]
             lines += _quote_lines(answer.related, files)
         return lines
     lines += ["", f"**Answer:** {_one_line(answer.answer)}"]

@@ -23,7 +23,10 @@ Answers (answerable questions; an abstention scores 0):
   citation recall      share of all gold evidence items (of answerable questions) that some citation contains
 
 Abstention (all questions): precision = abstentions on unanswerable / all abstentions; recall = abstentions on
-unanswerable / unanswerable questions; false abstention rate = abstentions on answerable / answerable questions.
+unanswerable / unanswerable questions; false abstention rate = abstentions on answerable / answerable questions;
+answered with evidence = answerable questions (with gold evidence) answered with a citation that holds it; wrong
+answers = how many quotes were given as the answer and hold none of the gold evidence, or answer an unanswerable
+question (the error that ends up in a briefing).
 
 Latency: wall time of each system's answering call (cityqa: `Assistant.ask`), after one warm-up question;
 p50 and p95 in milliseconds.

@@ -21,7 +21,7 @@ LABELS = VERDICT_LABELS
 HEADLINE = (
     "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "short_answer_recall", "token_f1", "citation_precision",
     "citation_recall", "abstention_precision", "abstention_recall", "false_abstention_rate",
-    "ece", "latency_p50_ms", "latency_p95_ms",
+    "answered_with_evidence", "wrong_answers", "ece", "latency_p50_ms", "latency_p95_ms",
 )
 _UNITS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -174,10 +174,20 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "abstention_precision": ratio(sum(not r.answerable for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "false_abstention_rate": ratio(sum(r.abstained for r in answerable), len(answerable)),
+        "answered_with_evidence": ratio(sum(not r.abstained and r.evidence_cited > 0 for r in ranked), len(ranked)),
+        "wrong_answers": sum(is_wrong_answer(r) for r in results),
         "ece": calib["ece"], "reliability": calib["bins"],
         "latency_p50_ms": None if p50 is None else 1000 * p50,
         "latency_p95_ms": None if p95 is None else 1000 * p95,
     }
+
+
+def is_wrong_answer(result: QuestionResult) -> bool:
+    """A quote given as the answer that does not answer: to an unanswerable question, or one whose citations hold
+    none of the gold evidence (the error that ends up in a briefing)."""
+    if result.abstained:
+        return False
+    return not result.answerable or bool(result.n_evidence and not result.evidence_cited)
 
 
 def by_tag(results: Sequence[QuestionResult]) -> dict[str, dict[str, Any]]:

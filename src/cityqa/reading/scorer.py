@@ -93,7 +93,7 @@ BASE_FEATURES = (
     "cos", "cos_ctx", "cos_max", "coverage", "coverage_near", "coverage_passage", "bigrams", "novel", "length",
     "first", "leans_back", "d_cos", "d_coverage", "d_cos_passage", "bm25", "d_bm25",
     "has_names", "names_sentence", "names_near", "names_passage", "values_missing", "missing_top", "head_sentence",
-    "head_near", "interview",
+    "head_near", "interview", "unknown",
 )
 TYPE_FEATURES = tuple(f"{q}*{s}" for q in QTYPES for s in SENTENCE_TYPES) + tuple(f"q_{q}" for q in QTYPES)
 FEATURES = BASE_FEATURES + TYPE_FEATURES
@@ -270,7 +270,9 @@ class Linear:
 
 
 class ScorerModel:
-    """The fitted scorer: stage-1 and stage-2 regressions, the confidence model and the abstention threshold."""
+    """The fitted scorer: stage-1 and stage-2 regressions, the confidence model, the abstention threshold (an
+    answer is quoted from it up) and the lower one from which the closest passage is offered as "the documents do
+    not say this directly" rather than "not found"."""
 
     def __init__(self, folder: Path | str | None = None) -> None:
         from ..errors import ConfigError
@@ -289,6 +291,7 @@ class ScorerModel:
             self.stage2 = Linear.from_dict(data["stage2"])
             self.answerable = Linear.from_dict(data["answerable"])
             self.threshold = float(data["threshold"])
+            self.closest_threshold = float(data.get("closest_threshold", self.threshold))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path} is not a complete answer scorer (no {exc}); run `make train` again.") from exc
         if self.stage1.names != FEATURES or self.answerable.names != ANSWERABILITY_FEATURES:
@@ -351,9 +354,23 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 # whether it holds the question's names, numbers and rarest words, how well the question's words align, and
 # whether it says the opposite of what is asked (`contrast`).
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
-                 "missing_top")
+                 "missing_top", "unknown", "head_near")
 ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "negated",
-                          "opposite")
+                          "opposite", "type_found")
+# The values that answer each kind of question (`SENTENCE_TYPES`): a year for "when", a count, amount or share for
+# "how many", a name the question does not give for "who" and "where"; other kinds ask for no typed value.
+_ANSWER_VALUES = {"date": ("year",), "number": ("number", "percent"), "person": ("new_name",),
+                  "place": ("new_name",)}
+
+
+def type_found(row: np.ndarray) -> float:
+    """1 when a stage-1 feature row's sentence holds a value of the kind its question asks for (a year for "when",
+    a number for "how many", a new name for "who"/"where"), or the question asks for no typed value; else 0."""
+    qtype = next((q for q in QTYPES if row[FEATURES.index(f"q_{q}")] > 0), "other")
+    wanted = _ANSWER_VALUES.get(qtype)
+    if not wanted:
+        return 1.0
+    return float(any(row[FEATURES.index(f"{qtype}*{s}")] > 0 for s in wanted))
 
 
 def best_candidate(logits: np.ndarray) -> int:
@@ -371,7 +388,7 @@ def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.n
     margin = best - float(logits[order[1]]) if len(order) > 1 else 5.0
     top = features[order[0]]
     return np.array([best, min(margin, 5.0), *(float(top[FEATURES.index(n)]) for n in _TOP_FEATURES),
-                     *align[order[0]].tolist(), *found.features])
+                     *align[order[0]].tolist(), *found.features, type_found(top)])
 
 
 def log1p(x: float) -> float:

@@ -60,7 +60,8 @@ def build_app(assistant: Assistant, eval_dir: Path | str = reports.DEFAULT_OUT) 
     with gr.Blocks(title="cityqa", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown(
             f"## {TITLE}\nAnswers are **quoted word for word** from the indexed documents, each with its source. "
-            "When the documents do not say, you get *Not found* and the closest passages: never a guess."
+            "A quote is given only when it very likely answers; otherwise you get *the documents do not say this "
+            "directly* with the closest passage, or *Not found*: never a guess."
         )
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):

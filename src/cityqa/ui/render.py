@@ -69,7 +69,8 @@ def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
         why = f" {escape_md(answer.caution)}" if answer.caution else ""
         lines += [f"**{escape_md(answer.answer)}**{why}", ""]
         if answer.related:
-            lines += ["**Closest passages** (they do not answer the question):", ""]
+            lines += ["**Closest passages** (the first comes close: read it before you rely on it):" if answer.closest
+                      else "**Closest passages** (they do not answer the question):", ""]
             lines += [_related_html(answer.related, number)]
         return "\n".join(lines)
     lines += [_with_marks(answer.answer), ""]
