@@ -244,7 +244,7 @@ class Mark:
     kind: Literal["match", "conflict"]
 
 
-VerdictLabel = Literal["supported", "contradicted", "not_found"]
+VerdictLabel = Literal["supported", "close", "contradicted", "not_found"]
 VERDICT_LABELS: tuple[str, ...] = get_args(VerdictLabel)
 
 
@@ -259,6 +259,9 @@ class Verdict:
     mismatches: list[Mismatch] = field(default_factory=list)
     claim_marks: list[Mark] = field(default_factory=list)  # spans of `claim`
     evidence_marks: list[list[Mark]] = field(default_factory=list)  # spans of each evidence quote, in order
+    # a close match: the claim's words the evidence does not state, each with what the evidence says in their
+    # place ('' when nothing stands there)
+    unmatched: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -269,6 +272,7 @@ class Verdict:
             "mismatches": [asdict(m) for m in self.mismatches],
             "claim_marks": [asdict(m) for m in self.claim_marks],
             "evidence_marks": [[asdict(m) for m in marks] for marks in self.evidence_marks],
+            "unmatched": [list(pair) for pair in self.unmatched],
         }
 
 

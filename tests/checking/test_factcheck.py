@@ -119,8 +119,10 @@ def test_verdict_json_shape(held_out: list[Verdict]) -> None:
     for verdict in held_out:
         data = json.loads(json.dumps(verdict.to_dict()))
         assert set(data) == {"claim", "verdict", "confidence", "evidence", "mismatches", "claim_marks",
-                             "evidence_marks"}
-        assert data["verdict"] in {"supported", "contradicted", "not_found"}
+                             "evidence_marks", "unmatched"}
+        assert data["verdict"] in {"supported", "close", "contradicted", "not_found"}
+        assert all(len(pair) == 2 for pair in data["unmatched"]) and (data["verdict"] == "close" or
+                                                                      not data["unmatched"])
         assert 0.0 <= data["confidence"] <= 1.0
         assert len(data["evidence_marks"]) == len(data["evidence"])
         for mark in data["claim_marks"]:
@@ -269,7 +271,7 @@ def test_cli_check_json(assistant: Any, capsys: pytest.CaptureFixture[str]) -> N
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [r["verdict"] for r in rows] == ["supported", "contradicted"]
     assert set(rows[0]) == {"claim", "verdict", "confidence", "evidence", "mismatches", "claim_marks",
-                            "evidence_marks"}
+                            "evidence_marks", "unmatched"}
     assert rows[1]["mismatches"] == [{"claim": "Sacramento", "source": "Fresno", "kind": "place"}]
 
 
@@ -322,3 +324,32 @@ def test_a_title_said_after_the_name_is_the_same_title() -> None:
     other = compare(Text.of("Port of Riverbend Commissioner Ada Lind gave a private interview in March 2024."),
                     evidence)
     assert any(v.kind == "entity" for v in other.unverified) or other.mismatches
+
+
+def test_a_true_claim_missing_one_word_is_a_close_match_that_says_which(assistant: Any) -> None:
+    """Every value agrees (Los Angeles, 2010, the office's name) but the source does not say "already": the
+    verdict is close, not supported and not "not in the sources", and names the word to check."""
+    [verdict] = factcheck.check(
+        assistant, "Los Angeles already had a director for its office of international trade and development in 2010.")
+    assert verdict.verdict == "close" and ("already", "") in verdict.unmatched
+    assert verdict.evidence and "2010" in verdict.evidence[0].quote
+    assert verdict.to_dict()["unmatched"] == [[c, s] for c, s in verdict.unmatched]
+    assert any(m.kind == "conflict" and verdict.claim[m.start:m.end] == "already" for m in verdict.claim_marks)
+    shown = factcheck.format_verdict(verdict)
+    assert "CLOSE MATCH" in shown and "check: “already”" in shown
+
+
+def test_final_label_and_accuracy_count_a_close_true_claim_as_right() -> None:
+    from cityqa.evaluation.metrics import final_label, verdict_right
+
+    def v(label: str) -> Verdict:
+        return Verdict("c", label, 0.5)  # type: ignore[arg-type]
+
+    assert final_label([v("supported"), v("close")]) == "close"
+    assert final_label([v("close"), v("not_found")]) == "not_found"
+    assert final_label([v("close"), v("contradicted")]) == "contradicted"
+    assert verdict_right("supported", "close") and not verdict_right("contradicted", "close")
+    metrics = claim_metrics(["supported", "supported", "contradicted", "not_found"], ["close", "supported", "close",
+                                                                                       "not_found"])
+    assert metrics["accuracy"] == 0.75 and metrics["true_supported_or_close"] == 1.0
+    assert metrics["true_supported"] == 0.5 and metrics["altered_close"] == 0.5

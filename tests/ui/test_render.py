@@ -222,7 +222,7 @@ def contradicted() -> Verdict:
 
 @pytest.mark.parametrize(("label", "word", "css"), [
     ("supported", "Supported", "cq-supported"), ("contradicted", "Contradicted", "cq-contradicted"),
-    ("not_found", "Not in the sources", "cq-not-found"),
+    ("not_found", "Not in the sources", "cq-not-found"), ("close", "Close match", "cq-close"),
 ])
 def test_verdict_card_badge_has_word_and_colour(label: str, word: str, css: str) -> None:
     card = render_verdict_card(Verdict("Claim.", label, 0.8, [citation()]), 3)  # type: ignore[arg-type]
@@ -326,3 +326,11 @@ def test_heading_lines_in_the_context_show_as_titles_not_markdown() -> None:
     panel = render_source_html(text, c)
     assert '<strong class="cq-heading">The Office</strong>' in panel and "## " not in panel
     assert f"<mark>{text[start:end]}</mark>" in panel
+
+
+def test_close_card_says_which_words_to_check() -> None:
+    v = Verdict("The office has <b>institutional</b> muscle.", "close", 0.4, [citation()],
+                unmatched=[("institutional muscle", "capacity"), ("already", "")])
+    card = render_verdict_card(v, 1)
+    assert "check: institutional muscle ↔ capacity; already ↔ (not said)" in card
+    assert "<b>" not in card  # escaped like everything else

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..types import Answer, Citation, Mismatch, SearchFilters, Verdict
 
-VERDICT_WORDS = {"supported": "Supported", "contradicted": "Contradicted", "not_found": "Not in the sources"}
+VERDICT_WORDS = {"supported": "Supported", "close": "Close match", "contradicted": "Contradicted",
+                 "not_found": "Not in the sources"}
 
 
 @dataclass
@@ -86,6 +87,12 @@ def mismatch_text(m: Mismatch) -> str:
     return f"{m.kind}: claim says {m.claim}, source says {m.source}"
 
 
+def unmatched_text(verdict: Verdict) -> str:
+    """A close match's words to check, e.g. 'check: institutional muscle ↔ capacity; already ↔ (not said)'."""
+    pairs = "; ".join(f"{claim} ↔ {source or '(not said)'}" for claim, source in verdict.unmatched)
+    return f"The source states this in other words; check: {pairs}" if pairs else ""
+
+
 def evidence_heading(verdict: Verdict) -> str:
     """What the quotes of a verdict are: evidence, or for 'not found' only the closest passage the checker read."""
     if verdict.verdict == "not_found":
@@ -126,6 +133,8 @@ def _claim_lines(number: int, check: ClaimCheck, files: Mapping[str, Mapping[str
     ]
     if v.mismatches:
         lines += ["- Differing values:", *[f"  - {_one_line(mismatch_text(m))}" for m in v.mismatches]]
+    if v.unmatched:
+        lines += [f"- {_one_line(unmatched_text(v))}"]
     if not v.evidence:
         return [*lines, "", "No passage of the documents came close to this claim."]
     return [*lines, "", f"{evidence_heading(v)}:", "", *_quote_lines(v.evidence, files)]

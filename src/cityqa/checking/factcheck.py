@@ -102,6 +102,14 @@ MIN_CLAIM_CHARS = 3
 # A claim with one word replaced ('students' for 'business leaders') keeps nearly all its other words; a claim in
 # its own words that happens to line up one word against another keeps fewer.
 WORD_CONTRADICT_OVERLAP = 0.9
+# Close match: every typed value of the claim (name, number, date, place, organisation or title, negation) is
+# stated by the sentence, and most of its words are too; the rest the sentence says in other words, or not at
+# all, and a person has to judge them (`Comparison.close`).
+CLOSE_OVERLAP = 0.7
+CLOSE_PREDICATE = 0.45
+# The kinds of a word conflict (`align`) that are wording, not values: a word in the actor's or the object's slot
+# said with another word ('employees' / 'staff'). An antonym ('opposite') is never a close match.
+WORD_SLOTS = frozenset({"actor", "object"})
 
 # ------------------------------------------------------------------ claim splitting
 
@@ -318,6 +326,21 @@ class Comparison:
     def supports(self) -> bool:
         return (not self.mismatches and not self.unverified and not self.words.missing and not self.words.unsure
                 and self.predicate >= SUPPORT_PREDICATE)
+
+    @property
+    def close(self) -> bool:
+        """Every typed value agrees (none differs, none is missing) and most of the claim's words are stated; some
+        words are not matched, or are said differently in their slot."""
+        values_differ = any(m.kind not in WORD_SLOTS for m in self.mismatches)
+        return (not values_differ and not self.unverified and self.overlap >= CLOSE_OVERLAP
+                and self.predicate >= CLOSE_PREDICATE)
+
+    @property
+    def unmatched(self) -> list[tuple[str, str]]:
+        """The claim's words the evidence does not state as they are, with what it says in their slot."""
+        pairs = [(c.claim_text, c.evidence_text) for c in self.words.conflicts if c.kind in WORD_SLOTS]
+        pairs += [(c.claim_text, c.evidence_text) for c in self.words.unsure]
+        return pairs + [(t.surface, "") for t in self.words.missing]
 
     @property
     def blocking(self) -> list[Value]:
@@ -804,6 +827,10 @@ def _decide(claim: str, candidates: list[Candidate]) -> Verdict:
     if best_contra:
         comp = best_contra.comparison
         return _verdict(claim, "contradicted", 0.5 + 0.5 * comp.overlap * comp.predicate, best_contra, comp.mismatches)
+    near = max((c for c in candidates if c.comparison.close and len(c.scored) == 1), key=_strength, default=None)
+    if near:
+        comp = near.comparison
+        return _verdict(claim, "close", 0.5 * comp.overlap * comp.predicate, near, [], comp.unmatched)
     closest = max(candidates, key=_strength, default=None)  # the sentence lining up best, mismatches counted
     closeness = 0.5 * (closest.comparison.overlap + closest.comparison.predicate) if closest else 0.0
     return _verdict(claim, "not_found", max(0.05, 1.0 - closeness), closest, [])
@@ -818,16 +845,20 @@ def _strength(c: Candidate) -> tuple[float, float]:
     return (closeness - 0.02 * (len(c.scored) - 1), c.score)
 
 
-def _verdict(claim: str, label: VerdictLabel, confidence: float, cand: Candidate | None, mismatches: list[Mismatch]
-             ) -> Verdict:
+def _verdict(claim: str, label: VerdictLabel, confidence: float, cand: Candidate | None, mismatches: list[Mismatch],
+             unmatched: list[tuple[str, str]] | None = None) -> Verdict:
     evidence: list[Citation] = []
     if cand:
         evidence = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(cand.scored, 1)]
     quotes = " ".join(c.quote for c in evidence)
+    pairs = list(unmatched or [])
+    # the differing values of a contradiction, or the words to check of a close match, are marked on both sides
+    claim_marked = [m.claim for m in mismatches] + [c for c, _ in pairs]
+    source_marked = [m.source for m in mismatches] + [s for _, s in pairs if s]
     return Verdict(claim=claim, verdict=label, confidence=round(min(1.0, confidence), 4),
-                   evidence=evidence, mismatches=list(mismatches),
-                   claim_marks=marks(claim, quotes, [m.claim for m in mismatches]) if evidence else [],
-                   evidence_marks=[marks(c.quote, claim, [m.source for m in mismatches]) for c in evidence])
+                   evidence=evidence, mismatches=list(mismatches), unmatched=pairs,
+                   claim_marks=marks(claim, quotes, claim_marked) if evidence else [],
+                   evidence_marks=[marks(c.quote, claim, source_marked) for c in evidence])
 
 
 _MARK_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -854,9 +885,12 @@ def marks(text: str, other: str, conflicts: Sequence[str] = ()) -> list[Mark]:
 
 def format_verdict(verdict: Verdict) -> str:
     """Human-readable verdict: label and confidence, differing values, then the quoted evidence."""
-    label = {"supported": "SUPPORTED", "contradicted": "CONTRADICTED", "not_found": "NOT FOUND in the documents"}
+    label = {"supported": "SUPPORTED", "close": "CLOSE MATCH", "contradicted": "CONTRADICTED",
+             "not_found": "NOT FOUND in the documents"}
     lines = [f"Claim: {verdict.claim}", f"  {label[verdict.verdict]} (confidence {verdict.confidence:.2f})"]
     lines += [f"  ✗ {m.kind}: claim says “{m.claim}”, source says “{m.source}”" for m in verdict.mismatches]
+    lines += [f"  ? check: “{claim}” ↔ “{source}”" if source else f"  ? check: “{claim}” (the source does not say it)"
+              for claim, source in verdict.unmatched]
     heading = "Closest passage" if verdict.verdict == "not_found" else "Evidence"
     if verdict.evidence:
         lines.append(f"  {heading}:")

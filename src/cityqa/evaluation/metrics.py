@@ -220,18 +220,28 @@ def failures(results: Sequence[QuestionResult]) -> list[Record]:
 
 
 def final_label(result: Verdict | Sequence[Verdict]) -> str:
-    """One label for a gold claim: contradicted if any part is, supported if every part is, else not_found."""
+    """One label for a gold claim: contradicted if any part is, supported if every part is, close if every part is
+    supported or close, else not_found."""
     verdicts = [result] if isinstance(result, Verdict) else list(result)
     labels = [v.verdict for v in verdicts]
     if "contradicted" in labels:
         return "contradicted"
-    return "supported" if labels and all(label == "supported" for label in labels) else "not_found"
+    if labels and all(label == "supported" for label in labels):
+        return "supported"
+    return "close" if labels and all(label in {"supported", "close"} for label in labels) else "not_found"
+
+
+def verdict_right(gold: str, predicted: str) -> bool:
+    """A verdict is right when it is the gold label, or "close" for a true claim (a person checks the words)."""
+    return gold == predicted or (gold == "supported" and predicted == "close")
 
 
 def claim_metrics(gold: Sequence[str], predicted: Sequence[str]) -> Record:
     """Accuracy, per-class precision/recall, confusion matrix (gold -> predicted), false-supported rate."""
     pairs = list(zip(gold, predicted, strict=True))
     confusion = {g: {p: sum(1 for a, b in pairs if (a, b) == (g, p)) for p in LABELS} for g in LABELS}
+    true = [b for a, b in pairs if a == "supported"]
+    altered = [b for a, b in pairs if a != "supported"]
     per_class = {
         label: {
             "precision": ratio(confusion[label][label], sum(confusion[g][label] for g in LABELS)),
@@ -242,7 +252,10 @@ def claim_metrics(gold: Sequence[str], predicted: Sequence[str]) -> Record:
     }
     wrong_supported = confusion["contradicted"]["supported"] + confusion["not_found"]["supported"]
     return {
-        "n": len(pairs), "accuracy": ratio(sum(a == b for a, b in pairs), len(pairs)),
+        "n": len(pairs), "accuracy": ratio(sum(verdict_right(a, b) for a, b in pairs), len(pairs)),
+        "true_supported": ratio(sum(b == "supported" for b in true), len(true)),
+        "true_supported_or_close": ratio(sum(b in {"supported", "close"} for b in true), len(true)),
+        "altered_close": ratio(sum(b == "close" for b in altered), len(altered)),  # a person is asked to check
         "false_supported": wrong_supported,  # the error that ends up in a briefing: counted on its own
         "false_supported_rate": ratio(wrong_supported, len(pairs) - sum(confusion["supported"].values())),
         "false_supported_on_contradicted": ratio(confusion["contradicted"]["supported"],

@@ -134,16 +134,20 @@ def claims_table(metrics: Record, cell: Cell = fmt, label: Label = str) -> str:
         rows.append(["false supported (any claim not supported)",
                      f"{cell(metrics['false_supported'])} ({cell(metrics['false_supported_rate'])})"])
     rows.append(["false supported on contradicted", cell(metrics["false_supported_on_contradicted"])])
+    rows += [[label(m), cell(metrics[m], m)] for m in ("true_supported", "true_supported_or_close", "altered_close")
+             if m in metrics]  # reports written before the close verdict lack them
     rows += [[f"{name} precision / recall (n={cell(per_class[name]['n'])})",
-              f"{cell(per_class[name]['precision'])} / {cell(per_class[name]['recall'])}"] for name in LABELS]
+              f"{cell(per_class[name]['precision'])} / {cell(per_class[name]['recall'])}"]
+             for name in LABELS if name in per_class]
     rows += [[label(m), cell(metrics[m], m)]
              for m in ("evidence_recall", "evidence_shown", "latency_p50_ms", "latency_p95_ms") if m in metrics]
     return table(["metric", "value"], rows)
 
 
 def confusion_table(confusion: dict[str, dict[str, int]], cell: Cell = fmt, label: Label = str) -> str:
-    rows = [[label(g), *(cell(confusion[g][p]) for p in LABELS)] for g in LABELS]
-    return table([label("gold \\ predicted"), *(label(p) for p in LABELS)], rows)
+    shown = [name for name in LABELS if name in confusion]  # reports written before the close verdict lack it
+    rows = [[label(g), *(cell(confusion[g].get(p, 0)) for p in shown)] for g in shown]
+    return table([label("gold \\ predicted"), *(label(p) for p in shown)], rows)
 
 
 def claims_tag_table(by_tag: dict[str, Record], cell: Cell = fmt, label: Label = str) -> str:
@@ -194,7 +198,8 @@ def plot(report: Record, path: Path) -> None:
         _reliability(axes[1], report["systems"])
     else:
         per_class = report["overall"]["per_class"]
-        _bars(axes[0], list(LABELS), {k: [per_class[label][k] for label in LABELS] for k in ("precision", "recall")},
+        names = [name for name in LABELS if name in per_class]
+        _bars(axes[0], names, {k: [per_class[name][k] for name in names] for k in ("precision", "recall")},
               f"Verdicts: accuracy {fmt(report['overall']['accuracy'])}")
         tags = report["by_tag"]
         _bars(axes[1], list(tags), {"accuracy": [tags[t]["accuracy"] for t in tags]}, "Accuracy by tag")

@@ -15,7 +15,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..checking.briefing import VERDICT_WORDS, ClaimCheck, Exchange, describe_search, evidence_heading, mismatch_text
+from ..checking.briefing import (
+    VERDICT_WORDS,
+    ClaimCheck,
+    Exchange,
+    describe_search,
+    evidence_heading,
+    mismatch_text,
+    unmatched_text,
+)
 from ..documents.entities import Gazetteer, gazetteer_for
 from ..documents.text import fold
 from ..errors import ConfigError
@@ -27,7 +35,8 @@ KIND_CHOICES: dict[str, tuple[DocumentKind, ...]] = {
 CONTEXT_CHARS = 600
 PANEL_HINT = '<div class="cq-hint">Click a source under an answer to read the quote in its context.</div>'
 CHECK_PANEL_HINT = '<div class="cq-hint">Click an evidence quote on a card to read it in its context.</div>'
-BADGE_CLASSES = {"supported": "cq-supported", "contradicted": "cq-contradicted", "not_found": "cq-not-found"}
+BADGE_CLASSES = {"supported": "cq-supported", "close": "cq-close", "contradicted": "cq-contradicted",
+                 "not_found": "cq-not-found"}
 MARK_TITLES = {"match": "in both the claim and the source", "conflict": "the claim and the source differ here"}
 CHECK_LEGEND = (
     '<div class="cq-legend"><mark class="cq-match">word</mark> also in the other text · '
@@ -190,7 +199,8 @@ def render_verdict_card(v: Verdict, number: int, in_note: bool = False) -> str:
     claim = f'<div class="cq-claim">{marked_html(v.claim, v.claim_marks)}</div>'
     differ = "".join(f"<li>{html.escape(mismatch_text(m))}</li>" for m in v.mismatches)
     mismatches = f'<ul class="cq-mismatches">{differ}</ul>' if differ else ""
-    return f'<article class="cq-card {kind}">{head}{claim}{mismatches}{_evidence_html(v)}</article>'
+    check = f'<div class="cq-unmatched">{html.escape(unmatched_text(v))}</div>' if v.unmatched else ""
+    return f'<article class="cq-card {kind}">{head}{claim}{mismatches}{check}{_evidence_html(v)}</article>'
 
 
 def quote_marks(v: Verdict, index: int) -> Sequence[Mark]:

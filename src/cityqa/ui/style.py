@@ -59,10 +59,13 @@ mark.cq-conflict { background: #ffd6d6; color: #8b0000; font-weight: 600; border
 .cq-card { padding: 10px 12px; border-left: 6px solid #9e9e9e; line-height: 1.5; color: var(--body-text-color); }
 .cq-note-toggle { border-radius: 0 !important; }
 .cq-card.cq-supported { border-left-color: #2e7d32; }
+.cq-card.cq-close { border-left-color: #9a6700; }
 .cq-card.cq-contradicted { border-left-color: #c62828; }
 .cq-card-head { display: flex; gap: 10px; align-items: center; margin-bottom: 6px; font-size: 0.85rem; }
 .cq-badge { font-weight: 700; padding: 2px 10px; border-radius: 12px; color: #fff; background: #616161; }
 .cq-badge.cq-supported { background: #2e7d32; }
+.cq-badge.cq-close { background: #9a6700; }
+.cq-unmatched { margin: 4px 0; color: #6b4f00; }
 .cq-badge.cq-contradicted { background: #c62828; }
 .cq-conf, .cq-card-no { color: #555; }
 .cq-card-no { margin-left: auto; }
