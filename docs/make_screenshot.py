@@ -1,8 +1,9 @@
-"""Regenerate docs/screenshot.png and docs/factcheck.png: index the shipped corpus into a temporary folder, launch
-the app, ask a few questions in headless Chromium, open a citation and take the picture; then fact-check three
-claims, open the contradicted one's evidence, add it to the briefing note and take the second.
+"""Regenerate docs/screenshot.png, docs/factcheck.png and docs/factcheck-close.png: index the shipped corpus into a
+temporary folder, launch the app, ask a few questions in headless Chromium, open a source and take the picture;
+then fact-check four claims, open the contradicted one's evidence, add it to the briefing note and take the second;
+the third is the close match's card alone.
 
-    .venv/bin/python docs/make_screenshot.py [CHAT_PNG [FACTCHECK_PNG]]
+    .venv/bin/python docs/make_screenshot.py [CHAT_PNG [FACTCHECK_PNG [CLOSE_PNG]]]
 
 Needs /usr/bin/chromium (`make browser`); nothing is downloaded.
 """
@@ -34,10 +35,12 @@ QUESTIONS = [
     "Which countries did San José visit on trade missions in the 1990s and early 2000s?",
 ]
 CLAIMS = ("Fresno banned caste discrimination in the city. Abe Lowenthal's book Global California was published "
-          "in 2012. Sacramento opened a trade office in Lagos.")
+          "in 2012. Sacramento opened a trade office in Lagos. Los Angeles already had a director for its office of "
+          "international trade and development in 2010.")
 
 
-def main(out: Path = REPO / "docs" / "screenshot.png", factcheck: Path = REPO / "docs" / "factcheck.png") -> None:
+def main(out: Path = REPO / "docs" / "screenshot.png", factcheck: Path = REPO / "docs" / "factcheck.png",
+         close: Path = REPO / "docs" / "factcheck-close.png") -> None:
     with tempfile.TemporaryDirectory() as index:
         settings = Settings(corpus_dir=REPO / "corpus", index_dir=Path(index), auth=None)
         assistant = Assistant.open(settings=settings)
@@ -49,10 +52,10 @@ def main(out: Path = REPO / "docs" / "screenshot.png", factcheck: Path = REPO / 
         app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **launch_options(settings))
         try:
             shoot(f"http://127.0.0.1:{port}/", out)
-            shoot_factcheck(f"http://127.0.0.1:{port}/", factcheck)
+            shoot_factcheck(f"http://127.0.0.1:{port}/", factcheck, close)
         finally:
             app.close()
-    print(f"wrote {out} and {factcheck}")
+    print(f"wrote {out}, {factcheck} and {close}")
 
 
 @contextmanager
@@ -74,14 +77,13 @@ def shoot(url: str, out: Path) -> None:
         for n, question in enumerate(QUESTIONS, 1):
             page.locator("#cq-question textarea").fill(question)
             page.locator("#cq-ask").click()
-            expect(page.locator(".cq-chips")).to_be_visible()
-            expect(page.get_by_text(f"Answer {n}:")).to_be_visible()
+            expect(page.get_by_text(f"Answer {n}:")).to_be_visible()  # a quote, or the closest passages
         page.locator(".cq-chip").first.click()
         expect(page.locator("#cq-panel mark")).to_be_visible()
         page.screenshot(path=str(out))
 
 
-def shoot_factcheck(url: str, out: Path) -> None:
+def shoot_factcheck(url: str, out: Path, close: Path) -> None:
     with opened(url, 60_000) as page:
         page.get_by_role("tab", name="Fact-check").click()
         page.locator("#cq-claims textarea").fill(CLAIMS)
@@ -93,8 +95,11 @@ def shoot_factcheck(url: str, out: Path) -> None:
         page.locator(".cq-card-box").filter(has=contradicted).locator(".cq-note-toggle").click()
         expect(page.locator("#cq-check-note-list")).to_contain_text("1 claim in the note")
         page.screenshot(path=str(out), full_page=True)
+        card = page.locator(".cq-card.cq-close").first
+        expect(card).to_contain_text("check:")
+        card.screenshot(path=str(close))
 
 
 if __name__ == "__main__":
-    paths = [Path(arg) for arg in sys.argv[1:3]]
+    paths = [Path(arg) for arg in sys.argv[1:4]]
     main(*paths)

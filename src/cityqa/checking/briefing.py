@@ -157,7 +157,7 @@ def _exchange_lines(
         lines += ["", f"**Answer:** {_one_line(answer.answer)}{why}"]
         if answer.related:
             lines += ["", "Closest passages (the first comes close; it does not say so directly):" if answer.closest
-                      else "Closest passages (they do not answer the question):", ""]
+                      else "Closest passages (none was judged to answer the question):", ""]
             lines += _quote_lines(answer.related, files)
         return lines
     lines += ["", f"**Answer:** {_one_line(answer.answer)}"]

@@ -154,7 +154,10 @@ def _chips(h: Handlers, app: gr.Blocks, exchanges: Any, selected: Any, panel: An
         cites = cited(entries[chosen])
         answer = entries[chosen].answer
         abstained = bool(answer and answer.abstained)
-        label = "Closest passages (not an answer)" if abstained else "Cited passages"
+        label = "Cited passages"
+        if abstained:
+            label = ("Closest passages (the first comes close; the documents do not say it directly)"
+                     if answer and answer.closest else "Closest passages (not an answer)")
         heading = f"**Answer {chosen + 1}: {label}**" if cites else f"Answer {chosen + 1} cites no passage."
         gr.Markdown(heading, elem_classes="cq-chips-head")
         with gr.Column(elem_classes="cq-chips"):

@@ -79,7 +79,7 @@ def render_answer_markdown(answer: Answer, number: int | None = None) -> str:
         lines += [f"**{escape_md(answer.answer)}**{why}", ""]
         if answer.related:
             lines += ["**Closest passages** (the first comes close: read it before you rely on it):" if answer.closest
-                      else "**Closest passages** (they do not answer the question):", ""]
+                      else "**Closest passages** (none was judged to answer the question):", ""]
             lines += [_related_html(answer.related, number)]
         return "\n".join(lines)
     lines += [_with_marks(answer.answer), ""]
