@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--file", type=Path, help="read the text to check from a file ('-' for stdin)")
     p.add_argument("--index", type=Path, help="index folder")
     p.add_argument("--json", action="store_true", help="one JSON object per claim, one per line")
+    p.add_argument("--annotate", type=Path, metavar="OUT.docx",
+                   help="check a Word draft (--file DRAFT.docx) sentence by sentence and write it with a comment on "
+                        "each checked sentence")
+    p.add_argument("--summary", type=Path, metavar="OUT.md",
+                   help="check a draft (--file: .docx, .pdf, .md or .txt) sentence by sentence and write the summary")
     p.set_defaults(func=_check)
     return parser
 
@@ -169,6 +174,8 @@ def _check(args: argparse.Namespace) -> int:
     from .assistant import Assistant
     from .checking.factcheck import format_verdict
 
+    if args.annotate or args.summary or (args.file and args.file.suffix.lower() in {".docx", ".pdf"}):
+        return _check_draft(args)
     texts = list(args.claims)
     if args.file:
         texts.append(sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8"))
@@ -180,6 +187,35 @@ def _check(args: argparse.Namespace) -> int:
         for verdict in assistant.check(text):
             print(json.dumps(verdict.to_dict(), ensure_ascii=False) if args.json else format_verdict(verdict),
                   flush=True)
+    return 0
+
+
+def _check_draft(args: argparse.Namespace) -> int:
+    """`cityqa check --file DRAFT [--annotate OUT.docx] [--summary OUT.md]`: every sentence of a draft, checked or
+    listed with the reason it is not; the summary on stdout (or one JSON object per sentence)."""
+    from .assistant import Assistant
+    from .checking.draft import annotate_docx, check_draft
+
+    if not args.file or str(args.file) == "-":
+        print("cityqa check: a draft is read from a file: --file DRAFT (.docx, .pdf, .md or .txt)", file=sys.stderr)
+        return 2
+    if args.annotate and args.file.suffix.lower() != ".docx":
+        print("cityqa check: --annotate writes a Word file and needs a Word draft (--file DRAFT.docx)", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    result = check_draft(Assistant.open(settings=settings), args.file, settings)
+    if args.annotate:
+        annotate_docx(args.file, result, args.annotate)
+    if args.summary:
+        args.summary.write_text(result.summary_markdown(), encoding="utf-8")
+    if args.json:
+        for i, s in enumerate(result.sentences):
+            verdict = result.verdicts.get(i)
+            print(json.dumps({"paragraph": s.paragraph, "start": s.start, "end": s.end, "text": s.text,
+                              "not_checked": s.skipped, "verdict": verdict.to_dict() if verdict else None},
+                             ensure_ascii=False), flush=True)
+    else:
+        print(result.summary_markdown(), flush=True)
     return 0
 
 

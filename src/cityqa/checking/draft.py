@@ -1,0 +1,228 @@
+"""Checking a whole draft: every factual sentence of a briefing memo (.docx, .md, .txt or .pdf) checked against the
+indexed documents, and a Word draft given back with a comment on each checked sentence.
+
+The draft is read through the same sandboxed readers as the corpus (`documents.corpus.read_document`: type by
+content, size limit, refusals with a reason), so a hostile file is refused before anything else opens it; only a
+Word file that passed them is opened again, here, to be annotated. Sentences that state nothing to check (a
+question, a heading, a recommendation, a sentence without a name, number, date or place) are listed as not
+checked, with the reason. The annotated copy never changes the draft's text: runs are split at sentence
+boundaries (keeping their formatting), each checked sentence is shaded by verdict and carries a Word comment with
+the verdict, what differs or what to check, and the verbatim quote with its source.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..documents.chunking import split_sentences
+from ..errors import UnreadableFileError
+from ..types import Verdict
+from .briefing import VERDICT_WORDS, mismatch_text, unmatched_text
+from .factcheck import Checkable, check_claims, extract_values
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+DRAFT_SUFFIXES = frozenset({".docx", ".md", ".txt", ".pdf"})
+MIN_WORDS = 4  # shorter ones are labels or fragments ("Fresno banned caste discrimination." has four)
+# A sentence that recommends or judges states no fact a source could confirm (English modal and opinion cues)
+_OPINION = re.compile(r"\b(should|ought to|recommend\w*|we propose|in (?:my|our) view|I think|we believe|must)\b", re.I)
+_HEADING_STYLE = re.compile(r"^(heading|title|subtitle)", re.I)
+SHADE = {"supported": "BRIGHT_GREEN", "close": "YELLOW", "contradicted": "PINK", "not_found": "GRAY_25"}
+AUTHOR = "cityqa"
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    """One sentence of the draft: where it stands (paragraph number, character span in that paragraph's text) and
+    why it is not checked (None when it is)."""
+
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    skipped: str | None = None
+
+
+@dataclass
+class DraftCheck:
+    """A checked draft: its sentences in order, and the verdict of each checked one (by its index)."""
+
+    name: str
+    sha256: str
+    sentences: list[DraftSentence]
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+
+    def counts(self) -> Counter[str]:
+        return Counter(v.verdict for v in self.verdicts.values())
+
+    def summary_markdown(self) -> str:
+        """One page: counts by verdict, then the contradicted sentences first, the close matches and the rest,
+        then what was not checked and why."""
+        counts = self.counts()
+        lines = [f"# Fact-check of {self.name}", "", f"SHA-256 `{self.sha256}` · {len(self.verdicts)} sentences "
+                 f"checked, {len(self.sentences) - len(self.verdicts)} not checked", "",
+                 "| Verdict | Sentences |", "|---|---|"]
+        lines += [f"| {VERDICT_WORDS[label]} | {counts.get(label, 0)} |" for label in _ORDER]
+        for label in _ORDER:
+            chosen = [(i, v) for i, v in self.verdicts.items() if v.verdict == label]
+            if chosen:
+                lines += ["", f"## {VERDICT_WORDS[label]}", ""]
+                lines += [f"- {self.sentences[i].text} — {comment_text(v)}" for i, v in chosen]
+        skipped = [s for s in self.sentences if s.skipped]
+        if skipped:
+            lines += ["", "## Not checked", ""] + [f"- {s.text} ({s.skipped})" for s in skipped]
+        return "\n".join(lines) + "\n"
+
+
+_ORDER = ("contradicted", "close", "not_found", "supported")
+
+
+def skip_reason(sentence: str, heading: bool = False) -> str | None:
+    """Why a sentence of a draft is not checked, in words; None when it states something to check."""
+    if heading:
+        return "a heading"
+    if sentence.rstrip().endswith("?"):
+        return "a question"
+    if len(sentence.split()) < MIN_WORDS:
+        return "too short to state a fact"
+    if _OPINION.search(sentence):
+        return "an opinion or recommendation"
+    if not extract_values(sentence):
+        return "no name, number, date or place to check"
+    return None
+
+
+def comment_text(verdict: Verdict) -> str:
+    """What a Word comment says about one checked sentence: the verdict, what differs or what to check, and the
+    quote it rests on with its source."""
+    parts = [f"{VERDICT_WORDS[verdict.verdict]} ({verdict.confidence:.0%})."]
+    parts += [f"Differs: {mismatch_text(m)}." for m in verdict.mismatches]
+    if verdict.unmatched:
+        parts.append(unmatched_text(verdict) + ".")
+    if verdict.evidence:
+        shown = "Closest passage" if verdict.verdict == "not_found" else "Source"
+        parts += [f"{shown}: “{' '.join(c.quote.split())}” — {c.label}" for c in verdict.evidence]
+    else:
+        parts.append("No passage of the documents came close.")
+    return " ".join(parts)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def draft_paragraphs(path: Path, settings: Settings | None = None) -> list[tuple[str, bool]]:
+    """The draft's paragraphs in order, each with whether it is a heading. Refuses (UnreadableFileError) what the
+    corpus readers refuse, and any other type."""
+    from ..documents.corpus import read_document
+
+    if path.suffix.lower() not in DRAFT_SUFFIXES:
+        raise UnreadableFileError(path.name, f"a draft must be {', '.join(sorted(DRAFT_SUFFIXES))}")
+    document = read_document(path, path.parent, settings)  # sandboxed for Word and PDF
+    if path.suffix.lower() == ".docx":
+        return [(p.text, bool(_HEADING_STYLE.match(p.style.name or ""))) for p in _docx_paragraphs(_open_docx(path))]
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", document.text)]
+    return [(b.lstrip("#").strip(), b.startswith("#")) for b in blocks if b]
+
+
+def _open_docx(path: Path) -> Any:  # python-docx ships no type information
+    import docx
+
+    return docx.Document(str(path))
+
+
+def _docx_paragraphs(document: Any) -> Iterator[Any]:
+    """Body paragraphs, then the paragraphs of each table cell, in order."""
+    yield from document.paragraphs
+    for table in document.tables:
+        for row in table.rows:
+            seen: set[int] = set()
+            for cell in row.cells:
+                if id(cell._tc) not in seen:  # a merged cell is listed once per column it spans
+                    seen.add(id(cell._tc))
+                    yield from cell.paragraphs
+
+
+def draft_sentences(paragraphs: Sequence[tuple[str, bool]]) -> list[DraftSentence]:
+    out = []
+    for n, (text, heading) in enumerate(paragraphs):
+        for span in split_sentences(text, 0, len(text)):
+            sentence = text[span.start : span.end]
+            if sentence.strip():
+                out.append(DraftSentence(n, span.start, span.end, sentence, skip_reason(sentence, heading)))
+    return out
+
+
+def check_draft(assistant: Checkable, path: Path, settings: Settings | None = None) -> DraftCheck:
+    """Read the draft at `path`, check every factual sentence against the indexed documents (one batch)."""
+    sentences = draft_sentences(draft_paragraphs(path, settings))
+    checked = [i for i, s in enumerate(sentences) if s.skipped is None]
+    verdicts = check_claims(assistant, [sentences[i].text for i in checked])
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return DraftCheck(path.name, sha, sentences, dict(zip(checked, verdicts, strict=True)))
+
+
+# ------------------------------------------------------------------ annotating a Word draft
+
+
+def annotate_docx(path: Path, result: DraftCheck, out: Path) -> int:
+    """Write `path` to `out` with a comment anchored on each checked sentence and the sentence shaded by its
+    verdict; the text itself is unchanged. Returns the number of comments."""
+    from docx.enum.text import WD_COLOR_INDEX
+
+    document = _open_docx(path)
+    paragraphs = list(_docx_paragraphs(document))
+    comments = 0
+    for index, verdict in result.verdicts.items():
+        sentence = result.sentences[index]
+        runs = _runs_of(paragraphs[sentence.paragraph], sentence.start, sentence.end)
+        if not runs:
+            continue
+        for run in runs:
+            run.font.highlight_color = getattr(WD_COLOR_INDEX, SHADE[verdict.verdict])
+        document.add_comment(runs, text=comment_text(verdict), author=AUTHOR, initials="cq")
+        comments += 1
+    tmp = out.with_name(f".{out.name}.tmp")
+    document.save(str(tmp))
+    tmp.replace(out)
+    return comments
+
+
+def _runs_of(paragraph: Any, start: int, end: int) -> list[Any]:
+    """The runs covering characters start..end of the paragraph, split at those two offsets so that they cover
+    exactly that span (each piece keeps its run's formatting). Empty when the paragraph's runs do not spell its
+    text (text inside hyperlinks or fields): such a sentence is not annotated rather than annotated wrongly."""
+    if "".join(r.text for r in paragraph.runs) != paragraph.text:
+        return []
+    _split_at(paragraph, start)
+    _split_at(paragraph, end)
+    chosen, position = [], 0
+    for run in paragraph.runs:
+        if start <= position < end and run.text:
+            chosen.append(run)
+        position += len(run.text)
+    return chosen
+
+
+def _split_at(paragraph: Any, offset: int) -> None:
+    """Split the run that spans `offset` into two runs with the same formatting (nothing when a run starts there)."""
+    from docx.text.run import Run
+
+    position = 0
+    for run in paragraph.runs:
+        length = len(run.text)
+        if position < offset < position + length:
+            text = run.text
+            twin = copy.deepcopy(run._r)
+            run._r.addnext(twin)
+            run.text = text[: offset - position]
+            Run(twin, paragraph).text = text[offset - position :]
+            return
+        position += length
