@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 DRAFT_SUFFIXES = frozenset({".docx", ".md", ".txt", ".pdf"})
-MIN_WORDS = 4  # shorter ones are labels or fragments ("Fresno banned caste discrimination." has four)
+MIN_WORDS = 4  # shorter ones are labels or fragments ("The port reopened in 2021." has five words; "Trade, 2021." two)
 # A sentence that recommends or judges states no fact a source could confirm (English modal and opinion cues)
 _OPINION = re.compile(r"\b(should|ought to|recommend\w*|we propose|in (?:my|our) view|I think|we believe|must)\b", re.I)
 _HEADING_STYLE = re.compile(r"^(heading|title|subtitle)", re.I)
