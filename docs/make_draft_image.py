@@ -1,4 +1,4 @@
-"""Regenerate docs/draft-checked.png: the fictional two-page memo of tests/checking/test_draft.py, checked against
+"""Regenerate docs/draft-checked.png: the fictional two-page memo of tests/draftgen.py, checked against
 the shipped corpus (indexed into a temporary folder), annotated, and rendered as Word users see it: LibreOffice
 headless turns the annotated .docx into a PDF, pdftoppm the first page into a PNG. LibreOffice 7.4 (Debian 12) prints
 the shading but not the comments (margin comments need 7.6), so the README quotes the comments beside the picture.
@@ -20,12 +20,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "checking"))
-
-from test_draft import make_draft  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
 
 from cityqa import Assistant, Settings  # noqa: E402
 from cityqa.checking.draft import annotate_docx, check_draft  # noqa: E402
+from draftgen import make_draft  # noqa: E402
 
 PDF_OPTIONS = {"ExportNotes": {"type": "boolean", "value": "false"},
                "ExportNotesInMargin": {"type": "boolean", "value": "true"}}

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docx
 import pytest
 from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
@@ -569,3 +570,32 @@ def test_login_required_when_auth_is_set(auth_server: str) -> None:
     assert "Finland" in ask(signed_in, SAN_JOSE)
 
 
+
+
+def test_check_a_whole_draft_and_download_it_annotated(client: Client, tmp_path: Path) -> None:
+    """The Fact-check tab's draft upload: the status counts the verdicts and what was not checked, and the download
+    is the Word draft with one comment per checked sentence. A file of another type is refused by the upload box."""
+    from draftgen import make_draft
+
+    draft = make_draft(tmp_path / "memo.docx")
+    status, _panel, download = client.predict(handle_file(str(draft)), api_name="/check_draft")
+    assert "5 claims checked" in status and "2 Contradicted" in status and "not checked" in status, status
+    assert download["visible"]  # a button update: shown, with the file
+    annotated = docx.Document(str(download["value"]))
+    assert len(list(annotated.comments)) == 5
+    assert [p.text for p in annotated.paragraphs] == [p.text for p in docx.Document(str(draft)).paragraphs]
+    other = tmp_path / "memo.exe"
+    other.write_bytes(b"MZ\x90\x00")
+    with pytest.raises(Exception, match="Invalid file type"):  # the upload box refuses it before the handler
+        client.predict(handle_file(str(other)), api_name="/check_draft")
+
+
+def test_draft_handler_says_why_it_checks_nothing(quoting: Assistant, tmp_path: Path) -> None:
+    h = Handlers(quoting, tmp_path)
+    for file, reason in [(None, "Choose a draft"), (str(tmp_path / "memo.exe"), "A draft must be one of")]:
+        checks, status, _panel, download = h.check_draft(file)
+        assert checks == [] and reason in status and download.visible is False
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"PK\x03\x04 not really a Word file")
+    checks, status, _panel, _download = h.check_draft(str(broken))
+    assert checks == [] and "broken.docx" in status  # the corpus readers' refusal, with its reason

@@ -21,6 +21,7 @@ import gradio as gr
 
 from ..assistant import Assistant
 from ..checking.briefing import ClaimCheck, Exchange
+from ..checking.draft import DRAFT_SUFFIXES
 from ..documents.extractors import FORMATS
 from ..documents.uploads import size_text, upload_limit
 from ..errors import CityqaError
@@ -44,6 +45,7 @@ from .reports import md
 from .style import CHIP_JS, CSS, QUOTE_JS
 
 TITLE = "cityqa: California cities' international affairs"
+DRAFT_TYPES = tuple(sorted(DRAFT_SUFFIXES))
 
 # ------------------------------------------------------------------ the app
 
@@ -200,6 +202,12 @@ def _check_tab(h: Handlers) -> None:
                                     placeholder="Paste a sentence or paragraph: every sentence is checked as a claim",
                                     info=f"At most {limit:,} characters at a time.")
                 run = gr.Button("Check", variant="primary", elem_id="cq-check")
+                with gr.Accordion("…or check a whole draft", open=False):
+                    draft = gr.File(label="Draft (.docx, .pdf, .md or .txt)", file_types=list(DRAFT_TYPES),
+                                    type="filepath", elem_id="cq-draft")
+                    run_draft = gr.Button("Check the draft", elem_id="cq-check-draft")
+                    checked_draft = gr.DownloadButton("Download the checked draft", visible=False,
+                                                      elem_id="cq-draft-download")
                 status = gr.HTML(elem_id="cq-check-status")
                 gr.HTML(CHECK_LEGEND)
                 panel = gr.HTML(CHECK_PANEL_HINT, elem_id="cq-check-panel", render=False)  # placed on the right
@@ -211,6 +219,8 @@ def _check_tab(h: Handlers) -> None:
         claim_no, evidence_no = gr.Number(visible=False, precision=0), gr.Number(visible=False, precision=0)
         open_api, add_api = gr.Button(visible=False), gr.Button(visible=False)
     run.click(h.check, [claims], [checks, status, panel], api_name="check", concurrency_id="check")
+    run_draft.click(h.check_draft, [draft], [checks, status, panel, checked_draft], api_name="check_draft",
+                    concurrency_id="check")
     open_api.click(h.check_source, [checks, claim_no, evidence_no], [panel], api_name="check_source")
     add_api.click(_add_numbered, [checks, note, claim_no], [note], api_name="add_to_note")
 

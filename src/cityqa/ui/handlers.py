@@ -270,6 +270,41 @@ class Handlers:
         checks = [ClaimCheck(v, checked_at, n) for n, v in enumerate(verdicts, 1)]
         return checks, f'<div class="cq-status">{html.escape(check_summary(verdicts))}</div>', CHECK_PANEL_HINT
 
+    def check_draft(self, file: str | None) -> tuple[list[ClaimCheck], str, str, Any]:
+        """Check every factual sentence of an uploaded draft: its cards in the draft's order, a status line (counts,
+        and what was not checked), the evidence panel reset, and the download: the Word draft with a comment on each
+        checked sentence, or for other formats the summary in Markdown."""
+        from ..checking.draft import DRAFT_SUFFIXES, annotate_docx, check_draft
+
+        hidden = gr.DownloadButton(visible=False)
+        if not file:
+            return [], render_error("Choose a draft to check first (.docx, .pdf, .md or .txt)."), CHECK_PANEL_HINT, \
+                hidden
+        path = Path(file)
+        if path.suffix.lower() not in DRAFT_SUFFIXES:
+            refusal = f"A draft must be one of {', '.join(sorted(DRAFT_SUFFIXES))}."
+            return [], render_error(refusal), CHECK_PANEL_HINT, hidden
+        checked_at = datetime.now(UTC)
+        try:
+            result = check_draft(self.assistant, path, self.assistant.settings)
+            suffix = ".docx" if path.suffix.lower() == ".docx" else ".md"
+            out = Path(tempfile.mkdtemp(prefix="cityqa-")) / f"{path.stem}-checked{suffix}"
+            if suffix == ".docx":
+                annotate_docx(path, result, out)
+            else:
+                out.write_text(result.summary_markdown(), encoding="utf-8")
+        except CityqaError as exc:
+            return [], render_error(str(exc)), CHECK_PANEL_HINT, hidden
+        except Exception as exc:  # keep the app up whatever the draft holds; details go to the server log
+            log.exception("draft check failed")
+            return [], render_error(f"Something went wrong ({type(exc).__name__})."), CHECK_PANEL_HINT, hidden
+        verdicts = [result.verdicts[i] for i in sorted(result.verdicts)]
+        checks = [ClaimCheck(v, checked_at, n) for n, v in enumerate(verdicts, 1)]
+        skipped = len(result.sentences) - len(verdicts)
+        status = f"{check_summary(verdicts)} · {skipped} sentence(s) not checked (see the download)"
+        return (checks, f'<div class="cq-status">{html.escape(status)}</div>', CHECK_PANEL_HINT,
+                gr.DownloadButton(value=str(out), visible=True))
+
     def check_source(self, checks: list[ClaimCheck], claim_no: float | None, evidence_no: float | None) -> str:
         """Panel HTML for evidence quote `evidence_no` of claim `claim_no` of the latest check (both 1-based)."""
         try:
