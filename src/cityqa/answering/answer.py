@@ -423,7 +423,7 @@ def _defines(view: QuestionView, chunk: Chunk) -> bool:
 
 
 def _unknown_note(unknown: list[str]) -> str | None:
-    """The reason a question is not found when some of its words occur nowhere in the documents."""
+    """The reason an abstention gives when some of the question's words occur nowhere in the documents."""
     if not unknown:
         return None
     listed = ", ".join(f"“{w}”" for w in unknown[:4])
