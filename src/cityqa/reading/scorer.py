@@ -13,10 +13,13 @@ training half of the gold questions, never on the articles or questions reported
    closest token in the sentence, by the contextual token vectors of the same bundled model (no other model,
    about 2 ms a sentence); a second logistic regression combines stage 1's logit with the alignment.
 3. **Confidence**: a third logistic regression, fitted on held-out data, turns the best candidate's logit, its
-   lead over the runner-up, whether it holds the question's names, numbers and rarest words, how well the question
-   aligns with it, and two signs that it only seems to answer (`contrast`: the question negates and the sentence
-   does not, or it asks with the opposite of a word the sentence uses) into `Answer.confidence`: the probability
-   that the quoted sentence answers the question. The assistant abstains below the threshold chosen with it.
+   lead over the runner-up, whether it holds the question's names, numbers, rarest words and what is asked about,
+   whether it holds a value of the kind asked (`type_found`), the share of the question's words no document uses,
+   how well the question aligns with it, and two signs that it only seems to answer (`contrast`: the question
+   negates and the sentence does not, or it asks with the opposite of a word the sentence uses) into
+   `Answer.confidence`: the probability that the quoted sentence answers the question. The assistant quotes from
+   the threshold chosen with it for the cost of a wrong quote, offers the closest passage from a lower one, and
+   otherwise says "not found" (see `evaluation.train`).
 
 The three regressions are a few dozen numbers in `cityqa/reading/models/scorer.json`; `Settings.scorer_dir` points
 elsewhere.
