@@ -44,6 +44,7 @@ def table(results: dict) -> str:
                      f"{lat['baseline_p50_ms'] / lat['p50_ms']:.2f}x", "<=50 ms", _ok(lat["p50_ms"] <= 50)))
         rows.append(("warm latency p95 (ms)", f"{lat['p95_ms']:.1f}", f"{lat['baseline_p95_ms']:.1f}", "", "<=100 ms",
                      _ok(lat["p95_ms"] <= 100)))
+    rows += _draft_rows(results.get("draft", {}))
     rows += _squad_rows(results.get("squad", {}))
     rows += _typo_rows(results.get("typos", {}))
     thr = results.get("throughput", {}).get("rows", {})
@@ -81,6 +82,18 @@ def table(results: dict) -> str:
     lines = [" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _draft_rows(draft: dict) -> list[tuple[str, ...]]:
+    """A whole draft checked warm (about 60 sentences), and one claim at a time."""
+    if "check_s" not in draft:
+        return []
+    return [
+        (f"draft of {draft['sentences']} sentences ({draft['checked']} checked): s", f"{draft['check_s']:.2f}", "", "",
+         "<=15 s", _ok(draft["check_s"] <= 15)),
+        ("one claim checked warm p95 (ms)", f"{draft['claim_p95_ms']:.0f}", "", "", "<=150 ms",
+         _ok(draft["claim_p95_ms"] <= 150)),
+    ]
 
 
 def _squad_rows(squad: dict) -> list[tuple[str, ...]]:
@@ -132,7 +145,7 @@ def main() -> None:
     path = HERE / "results.json"
     results: dict = json.loads(path.read_text(encoding="utf-8")) if skip - {""} and path.is_file() else {}
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}
-    for name in ("coldstart", "latency", "squad", "typos", "throughput"):
+    for name in ("coldstart", "latency", "draft", "squad", "typos", "throughput"):
         if name not in skip:
             results[name] = step(name, []) | {"measured": time.strftime("%Y-%m-%d %H:%M")}
     if "scale" not in skip:
@@ -142,7 +155,7 @@ def main() -> None:
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(table(results))
-    names = ("coldstart", "latency", "squad", "typos", "throughput", "scale")
+    names = ("coldstart", "latency", "draft", "squad", "typos", "throughput", "scale")
     carried = [name for name in names if name in skip and name in results]
     if carried:
         print(f"\nnot run this time, figures from the run that last measured them: {', '.join(carried)}")
