@@ -114,3 +114,51 @@ def test_cli_annotates_a_draft_and_refuses_what_it_cannot(tmp_path: Path, assist
 ])
 def test_skip_reasons(sentence: str, reason: str | None) -> None:
     assert skip_reason(sentence) == reason
+
+
+def _nested_docx(path: Path, depth: int = 5000) -> Path:
+    """A Word file whose document part nests `depth` elements: crafted to pass a parser that counts bytes."""
+    import io
+    import zipfile
+
+    good = io.BytesIO()
+    docx.Document().save(good)
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as archive:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                body = b"<w:p>" * depth + b"<w:r><w:t>Deep.</w:t></w:r>" + b"</w:p>" * depth
+                data = data.replace(b"<w:body>", b"<w:body>" + body, 1)
+            archive.writestr(item, data)
+    return path
+
+
+def _hostile_drafts(folder: Path) -> dict[str, Path]:
+    from test_robustness import _zip_bomb
+
+    fake = folder / "fake.docx"
+    fake.write_bytes(b"MZ\x90\x00 an executable named like a Word file")
+    empty = folder / "empty.docx"
+    empty.write_bytes(b"")
+    bomb = folder / "bomb.docx"
+    _zip_bomb(bomb)
+    big = folder / "big.md"
+    with big.open("wb") as handle:  # sparse: over the size limit without writing it
+        handle.truncate(600 * 2**20)
+    return {"fake": fake, "empty": empty, "bomb": bomb, "nested": _nested_docx(folder / "nested.docx"), "big": big}
+
+
+def test_hostile_drafts_are_refused_with_a_message_and_nothing_is_written(
+    tmp_path: Path, assistant: Assistant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = str(assistant.settings.index_dir)
+    for name, path in _hostile_drafts(tmp_path).items():
+        out = tmp_path / f"{name}-checked.docx"
+        args = ["check", "--index", index, "--file", str(path), "--summary", str(tmp_path / f"{name}-summary.md")]
+        code = main([*args, "--annotate", str(out)] if path.suffix == ".docx" else args)
+        err = capsys.readouterr().err
+        if name == "nested" and code == 0:  # lxml may read it: then it is checked like any draft, and annotated
+            assert out.is_file()
+            continue
+        assert code != 0 and path.name in err and "Traceback" not in err, (name, code, err)
+        assert not out.exists() and not (tmp_path / f"{name}-summary.md").exists(), name

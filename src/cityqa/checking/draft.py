@@ -133,9 +133,14 @@ def draft_paragraphs(path: Path, settings: Settings | None = None) -> list[tuple
 
 
 def _open_docx(path: Path) -> Any:  # python-docx ships no type information
+    """The Word file, opened in this process: only after the sandboxed reader accepted it; whatever python-docx
+    still objects to becomes a refusal with its reason."""
     import docx
 
-    return docx.Document(str(path))
+    try:
+        return docx.Document(str(path))
+    except Exception as exc:  # lxml and zipfile errors of a file crafted to pass the reader
+        raise UnreadableFileError(path.name, f"cannot be opened as a Word document ({type(exc).__name__})") from exc
 
 
 def _docx_paragraphs(document: Any) -> Iterator[Any]:
