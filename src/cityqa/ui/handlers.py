@@ -274,7 +274,8 @@ class Handlers:
         """Check every factual sentence of an uploaded draft: its cards in the draft's order, a status line (counts,
         and what was not checked), the evidence panel reset, and the download: the Word draft with a comment on each
         checked sentence, or for other formats the summary in Markdown."""
-        from ..checking.draft import DRAFT_SUFFIXES, annotate_docx, check_draft
+        from ..checking import draft as drafts
+        from ..checking.draft import DRAFT_SUFFIXES
 
         hidden = gr.DownloadButton(visible=False)
         if not file:
@@ -286,11 +287,11 @@ class Handlers:
             return [], render_error(refusal), CHECK_PANEL_HINT, hidden
         checked_at = datetime.now(UTC)
         try:
-            result = check_draft(self.assistant, path, self.assistant.settings)
+            result = drafts.check_draft(self.assistant, path, self.assistant.settings)
             suffix = ".docx" if path.suffix.lower() == ".docx" else ".md"
             out = Path(tempfile.mkdtemp(prefix="cityqa-")) / f"{path.stem}-checked{suffix}"
             if suffix == ".docx":
-                annotate_docx(path, result, out)
+                drafts.annotate_docx(path, result, out)
             else:
                 out.write_text(result.summary_markdown(), encoding="utf-8")
         except CityqaError as exc:
