@@ -166,9 +166,9 @@ def user_negatives(items: list[dict[str, Any]], vocabulary: dict[str, set[str]],
     beyond its words, so it works on any corpus."""
     rng = random.Random(seed)
     slots = {item["id"]: Slots.of(item["question"]) for item in items}
-    heads = sorted({(item["source"], item["question"][a:b]) for item in items
-                    if (span := slots[item["id"]].head) for a, b in [span]})
-    names = sorted({(item["source"], item["question"][a:b]) for item in items for a, b in slots[item["id"]].names})
+    heads = _pool({(item["source"], item["question"][a:b]) for item in items
+                   if (span := slots[item["id"]].head) for a, b in [span]})
+    names = _pool({(item["source"], item["question"][a:b]) for item in items for a, b in slots[item["id"]].names})
     out = []
     for item in items:
         if not item["answerable"]:
@@ -177,10 +177,10 @@ def user_negatives(items: list[dict[str, Any]], vocabulary: dict[str, set[str]],
         known, text = vocabulary[source], texts[source]
         options: list[tuple[str, tuple[int, int], str]] = []
         if slot.head:
-            pool = [w for s, w in heads if s != source and not set(content_terms(w)) & known]
+            pool = [w for s, w, terms in heads if s != source and not terms & known]
             options += [("attribute", slot.head, rng.choice(pool))] if pool else []
         if slot.names:
-            pool = [w for s, w in names if s != source and not set(content_terms(w)) & known]
+            pool = [w for s, w, terms in names if s != source and not terms & known]
             options += [("entity", rng.choice(slot.names), rng.choice(pool))] if pool else []
         if slot.years:
             a, b = rng.choice(slot.years)
@@ -192,6 +192,12 @@ def user_negatives(items: list[dict[str, Any]], vocabulary: dict[str, set[str]],
         out.append({**item, "id": f"{item['id']}~{kind}", "question": question[:a] + new + question[b:],
                     "answerable": False, "label": lambda s: 0.0, "kind": kind})
     return out
+
+
+def _pool(found: set[tuple[str, str]]) -> list[tuple[str, str, frozenset[str]]]:
+    """Replacement words or names with their document and content terms, in a fixed order (the terms computed
+    once, not once per question they are offered to)."""
+    return [(source, word, frozenset(content_terms(word))) for source, word in sorted(found)]
 
 
 def squad_split(squad: SquadSet) -> dict[str, list[str]]:
