@@ -13,7 +13,6 @@ the verdict, what differs or what to check, and the verbatim quote with its sour
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -118,18 +117,21 @@ def comment_text(verdict: Verdict) -> str:
 # ------------------------------------------------------------------ reading
 
 
-def draft_paragraphs(path: Path, settings: Settings | None = None) -> list[tuple[str, bool]]:
-    """The draft's paragraphs in order, each with whether it is a heading. Refuses (UnreadableFileError) what the
-    corpus readers refuse, and any other type."""
+def draft_paragraphs(path: Path, settings: Settings | None = None) -> tuple[list[tuple[str, bool]], str]:
+    """The draft's paragraphs in order, each with whether it is a heading, and the SHA-256 of its bytes. Refuses
+    (UnreadableFileError) what the corpus readers refuse, and any other type."""
     from ..documents.corpus import read_document
 
     if path.suffix.lower() not in DRAFT_SUFFIXES:
         raise UnreadableFileError(path.name, f"a draft must be {', '.join(sorted(DRAFT_SUFFIXES))}")
     document = read_document(path, path.parent, settings)  # sandboxed for Word and PDF
     if path.suffix.lower() == ".docx":
-        return [(p.text, bool(_HEADING_STYLE.match(p.style.name or ""))) for p in _docx_paragraphs(_open_docx(path))]
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", document.text)]
-    return [(b.lstrip("#").strip(), b.startswith("#")) for b in blocks if b]
+        paragraphs = [(p.text, bool(_HEADING_STYLE.match(p.style.name or "")))
+                      for p in _docx_paragraphs(_open_docx(path))]
+    else:
+        blocks = [b.strip() for b in re.split(r"\n\s*\n", document.text)]
+        paragraphs = [(b.lstrip("#").strip(), b.startswith("#")) for b in blocks if b]
+    return paragraphs, document.sha256
 
 
 def _open_docx(path: Path) -> Any:  # python-docx ships no type information
@@ -167,10 +169,10 @@ def draft_sentences(paragraphs: Sequence[tuple[str, bool]]) -> list[DraftSentenc
 
 def check_draft(assistant: Checkable, path: Path, settings: Settings | None = None) -> DraftCheck:
     """Read the draft at `path`, check every factual sentence against the indexed documents (one batch)."""
-    sentences = draft_sentences(draft_paragraphs(path, settings))
+    paragraphs, sha = draft_paragraphs(path, settings)
+    sentences = draft_sentences(paragraphs)
     checked = [i for i, s in enumerate(sentences) if s.skipped is None]
     verdicts = check_claims(assistant, [sentences[i].text for i in checked])
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return DraftCheck(path.name, sha, sentences, dict(zip(checked, verdicts, strict=True)))
 
 
