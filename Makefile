@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install dev ocr index lint bench bench-quick browser clean train lexicon
+.PHONY: run test soak install dev ocr index lint bench bench-quick browser clean train lexicon
 
 run: install index
 	$(PY) app.py
@@ -19,8 +19,14 @@ run: install index
 # size); the workers share one pass over the gold questions; one math thread per worker, so the two do not fight
 # over the cores
 TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: dev browser
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PYTEST) -m "not soak"
+
+# the long hardening runs kept out of `make test`'s 6 minutes (20 SIGKILLs of ingest and of uploads being indexed,
+# the longer state machine, loads during re-indexing and uploads); CI runs them after `make test` (.ci/run)
+soak: dev browser
+	$(PYTEST) -rP -m soak
 
 install: $(VENV)/.installed ocr
 dev: $(VENV)/.installed-dev

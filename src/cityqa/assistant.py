@@ -6,6 +6,7 @@ llama-index baselines are assistants built with other parts (`evaluation/baselin
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from .settings import Settings
 from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
 
 Checker = Callable[["Checkable", str], list[Verdict]]  # fact-checks text against an assistant's index
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -200,6 +202,7 @@ class Assistant:
 
     def check(self, text: str) -> list[Verdict]:
         """Fact-check a statement or paragraph: one `Verdict` per atomic claim."""
+        text = without_surrogates(text)
         if len(text) > self.settings.max_check_chars:
             raise InputTooLongError(len(text), self.settings.max_check_chars)
         if self._checker is None:
@@ -220,6 +223,12 @@ class Assistant:
         if not any(ch.isalnum() for ch in question):
             return "Please type a question in words: this one has no letters or digits."
         return None
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (half of a UTF-16 pair: a str decoded from JSON can hold one, and no encoder,
+    tokenizer or UTF-8 file takes it) replaced by U+FFFD, the replacement character."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def clean_question(text: str) -> str:

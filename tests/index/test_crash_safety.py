@@ -1,7 +1,7 @@
 """Crash safety of re-indexing, and one writer at a time, with real processes, a real Chroma store and the model.
 
 `test_ingest_survives_sigkill_at_random_points` runs a driver in a fresh interpreter (so no Chroma client or
-thread of pytest's is inherited). The driver loads the model once, builds the index, then 20 times: changes the
+thread of pytest's is inherited; `make soak`, which CI runs after `make test`). The driver loads the model once, builds the index, then 20 times: changes the
 corpus (two versions, A and B, of a few generated files, one of which comes and goes), starts an incremental
 ingest in a forked child and SIGKILLs it, either after a random delay or at a randomly ordered named point of the
 write path (each twice: before/after the Chroma add, with the new generation written but not renamed,
@@ -304,6 +304,7 @@ def drive(workdir: str, seed: int) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # 2 minutes: `make soak` (CI runs it after `make test`)
 def test_ingest_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     code = f"import json, sys; sys.path[:0] = [{str(HERE)!r}, {str(TESTS)!r}]; import test_crash_safety as t; " \

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -113,7 +114,17 @@ class IndexMachine(RuleBasedStateMachine):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-IndexMachine.TestCase.settings = settings(
-    max_examples=5, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck),
-)
-TestIndexEqualsFreshBuild = pytest.mark.slow(IndexMachine.TestCase)
+class SoakMachine(IndexMachine):
+    """The same machine, run longer in `make soak` (CI)."""
+
+
+def _run(machine: type[IndexMachine], examples: int, steps: int) -> Any:
+    case = machine.TestCase
+    case.settings = settings(
+        max_examples=examples, stateful_step_count=steps, deadline=None, suppress_health_check=list(HealthCheck),
+    )
+    return case
+
+
+TestIndexEqualsFreshBuild = pytest.mark.slow(_run(IndexMachine, examples=2, steps=4))
+TestIndexEqualsFreshBuildSoak = pytest.mark.soak(_run(SoakMachine, examples=10, steps=8))

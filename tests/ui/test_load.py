@@ -1,5 +1,6 @@
 """Load: 20 concurrent clients x 10 questions against the live app through gradio_client, then the same while a
-re-index runs; and the library answering from a thread while another ingests. Zero errors; latencies printed."""
+re-index runs (both in `make soak`, which CI runs after `make test`); and the library answering from a thread while
+another ingests. Zero errors; latencies printed."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def _report(label: str, latencies: list[float], errors: list[str], wall: float) 
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # (the load runs: `make soak`, which CI runs after `make test`)
 def test_twenty_concurrent_clients(live: tuple[Assistant, str], gold_questions: list[dict[str, Any]]) -> None:
     _, url = live
     gold = [q["question"] for q in gold_questions]
@@ -103,6 +105,7 @@ def test_twenty_concurrent_clients(live: tuple[Assistant, str], gold_questions: 
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_twenty_concurrent_clients_during_a_reindex(
     live: tuple[Assistant, str], gold_questions: list[dict[str, Any]]
 ) -> None:

@@ -20,6 +20,7 @@ reason, never a hung or crashed ingest. Text and Markdown are decoded in-process
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -28,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import CorpusError, UnreadableFileError
 from ..settings import Settings
@@ -177,13 +179,35 @@ def _parse_front_matter(source: str, block: str) -> dict[str, str]:
     import yaml
 
     try:
-        raw = yaml.safe_load(block)
+        raw = yaml.load(block, Loader=_front_matter_loader())  # a SafeLoader without aliases
+    except _AliasInFrontMatter:
+        raise UnreadableFileError(source, "front matter uses YAML aliases (*name); write each value out") from None
     except yaml.YAMLError as exc:
         raise UnreadableFileError(source, f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise UnreadableFileError(source, "front matter is nested too deeply") from None
     if not isinstance(raw, dict):
         raise UnreadableFileError(source, "front matter must be 'key: value' lines")
     meta = {str(k): _scalar(v) for k, v in raw.items() if v is not None}
     return _checked_metadata(source, meta, "front-matter field")
+
+
+class _AliasInFrontMatter(Exception):
+    """A YAML alias in front matter: a few lines of `*name` can stand for gigabytes once the values become text."""
+
+
+@functools.cache
+def _front_matter_loader() -> Any:
+    """PyYAML's SafeLoader, refusing aliases (read in-process: the file is not sandboxed like PDF or DOCX)."""
+    import yaml
+
+    class FrontMatterLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _AliasInFrontMatter
+            return super().compose_node(parent, index)
+
+    return FrontMatterLoader
 
 
 def _checked_metadata(source: str, meta: dict[str, str], where: str = "leading field") -> dict[str, str]:
