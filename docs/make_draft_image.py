@@ -1,9 +1,10 @@
 """Regenerate docs/draft-checked.png: the fictional two-page memo of tests/draftgen.py, checked against
 the shipped corpus (indexed into a temporary folder), annotated, and rendered as Word users see it: LibreOffice
-headless turns the annotated .docx into a PDF, pdftoppm the first page into a PNG. LibreOffice 7.4 (Debian 12) prints
+headless turns the annotated .docx into a PDF, pdftoppm the draft's first page into a PNG (page 2: page 1 is the
+summary page the annotated copy opens on; `--summary-page` renders that one instead). LibreOffice 7.4 (Debian 12) prints
 the shading but not the comments (margin comments need 7.6), so the README quotes the comments beside the picture.
 
-    .venv/bin/python docs/make_draft_image.py [OUT_PNG]
+    .venv/bin/python docs/make_draft_image.py [OUT_PNG] [--summary-page]
 
 Needs Debian's libreoffice-writer-nogui and poppler-utils; nothing is downloaded.
 """
@@ -30,7 +31,10 @@ PDF_OPTIONS = {"ExportNotes": {"type": "boolean", "value": "false"},
                "ExportNotesInMargin": {"type": "boolean", "value": "true"}}
 
 
-def main(out: Path = REPO / "docs" / "draft-checked.png") -> None:
+OUT = REPO / "docs" / "draft-checked.png"
+
+
+def main(out: Path = OUT, page: int = 2) -> None:
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         settings = Settings(corpus_dir=REPO / "corpus", index_dir=folder / "index")
@@ -41,10 +45,11 @@ def main(out: Path = REPO / "docs" / "draft-checked.png") -> None:
         subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{folder}/lo", "--convert-to",
                         f"pdf:writer_pdf_Export:{json.dumps(PDF_OPTIONS)}", "--outdir", str(folder),
                         str(folder / "memo-checked.docx")], check=True, capture_output=True, timeout=180)
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile",
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", str(page), "-l", str(page), "-singlefile",
                         str(folder / "memo-checked.pdf"), str(out.with_suffix(""))], check=True, timeout=60)
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main(*[Path(arg) for arg in sys.argv[1:2]])
+    paths = [Path(arg) for arg in sys.argv[1:] if not arg.startswith("--")]
+    main(paths[0] if paths else OUT, page=1 if "--summary-page" in sys.argv else 2)

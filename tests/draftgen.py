@@ -1,5 +1,6 @@
 """A fictional briefing memo as a Word file, for the draft-checking tests and docs/make_draft_image.py: true,
-altered, reworded and absent claims about the shared corpus among sentences with nothing to check."""
+altered, reworded and absent claims about the shared corpus among sentences with nothing to check; and how to read
+an annotated copy back (its summary page, then the draft)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,11 @@ def make_draft(path: Path) -> Path:
     table.cell(0, 1).text = ALTERED_IN_TABLE
     document.save(str(path))
     return path
+
+
+def summary_and_draft(path: Path) -> tuple[list[str], list[str]]:
+    """The body paragraphs' texts of an annotated draft, split at the page break that ends the summary page: the
+    summary's, and the draft's own after it."""
+    paragraphs = docx.Document(str(path)).paragraphs
+    end = next(i for i, p in enumerate(paragraphs) if p._p.xpath('.//w:br[@w:type="page"]'))
+    return [p.text for p in paragraphs[:end]], [p.text for p in paragraphs[end + 1 :]]

@@ -1,9 +1,13 @@
 """Checking a whole briefing draft (`cityqa.checking.draft`): a fictional multi-page Word memo made here, checked
-against the shared corpus, annotated, and read back: every factual sentence carries one comment anchored on exactly
-its text, the others are listed with the reason, the draft's text is unchanged."""
+against the shared corpus, annotated, and read back: a summary page comes first (name, SHA-256, counts, the
+contradicted sentences first), every factual sentence carries one comment anchored on exactly its text, the others
+are listed with the reason, the draft's text is unchanged; the Fact-check note names the draft and its hash."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +16,21 @@ import pytest
 from docx.oxml.ns import qn
 
 from cityqa import Assistant
-from cityqa.checking.draft import annotate_docx, check_draft, skip_reason
+from cityqa.checking.briefing import ClaimCheck, claims_markdown
+from cityqa.checking.draft import SUMMARY_TITLE, annotate_docx, check_draft, display_name, skip_reason
 from cityqa.cli import main
-from draftgen import ABSENT, ADVICE, ALTERED, ALTERED_IN_TABLE, NO_FACT, QUESTION, REWORDED, TRUE, make_draft
+from draftgen import (
+    ABSENT,
+    ADVICE,
+    ALTERED,
+    ALTERED_IN_TABLE,
+    NO_FACT,
+    QUESTION,
+    REWORDED,
+    TRUE,
+    make_draft,
+    summary_and_draft,
+)
 
 
 def anchored(path: Path) -> dict[str, str]:
@@ -74,7 +90,8 @@ def test_each_comment_sits_on_its_sentence_with_verdict_and_quote(checked: tuple
     assert "Source: “" in by_sentence[TRUE] and "global-engagements-california-cities.txt" in by_sentence[TRUE]
     assert "source says 2009" in by_sentence[ALTERED_IN_TABLE]
     original = [p.text for p in docx.Document(str(draft)).paragraphs]
-    assert [p.text for p in docx.Document(str(out)).paragraphs] == original  # the text is never changed
+    summary, rest = summary_and_draft(out)
+    assert summary[0] == SUMMARY_TITLE and rest == original  # the text is never changed, only preceded by a summary
     bold = [r for p in docx.Document(str(out)).paragraphs for r in p.runs if r.text == ALTERED]
     assert bold and bold[0].bold and bold[0].font.highlight_color is not None  # formatting kept, shaded
 
@@ -84,7 +101,62 @@ def test_summary_puts_the_contradicted_first(checked: tuple[Path, Any, Path]) ->
     summary = result.summary_markdown()
     assert "| Contradicted | 2 |" in summary and "| Supported | 1 |" in summary
     assert summary.index("## Contradicted") < summary.index("## Supported") < summary.index("## Not checked")
-    assert result.sha256 in summary
+    assert f"Draft `memo.docx` · SHA-256 `{result.sha256}` · checked {result.checked_at:%Y-%m-%d}" in summary
+
+
+def test_the_annotated_draft_opens_on_its_summary_page(checked: tuple[Path, Any, Path]) -> None:
+    """The summary page: title, the draft's name, SHA-256 and date, counts, then the contradicted sentences (with
+    what differs and the source), the close match, the one not in the sources; supported ones only counted. It
+    carries no comment, and a page break separates it from the draft."""
+    draft, result, out = checked
+    summary, _ = summary_and_draft(out)
+    text = "\n".join(summary)
+    assert summary[:3] == [SUMMARY_TITLE, "Draft: memo.docx", f"SHA-256: {result.sha256}"]
+    assert summary[3].startswith(f"Checked {result.checked_at:%Y-%m-%d}") and "5 sentences checked, 6 not" in summary[3]
+    for line in ["• Contradicted: 2", "• Close match: 1", "• Not in the sources: 1", "• Supported: 1"]:
+        assert line in summary, line
+    order = [text.index(f"“{sentence}”") for sentence in (ALTERED, ALTERED_IN_TABLE, REWORDED, ABSENT)]
+    assert order == sorted(order) and text.index("Contradicted (2)") < order[0]
+    assert f"“{TRUE}”" not in text  # supported: counted, not listed
+    altered = next(line for line in summary if ALTERED in line)
+    assert "claim says Sacramento, source says Fresno. Source: global-engagements-california-cities.txt" in altered
+    assert "date: claim says 2012, source says 2009" in next(line for line in summary if ALTERED_IN_TABLE in line)
+    body = docx.Document(str(out)).element.body
+    assert body[0].xpath("string(.)") == SUMMARY_TITLE  # at the very top, before the draft's heading
+    assert not any(p.xpath(".//w:commentRangeStart") for p in body[: len(summary) + 1])
+    plain = draft.with_name("memo-plain.docx")
+    annotate_docx(draft, result, plain, summary=False)
+    original = [p.text for p in docx.Document(str(draft)).paragraphs]
+    assert [p.text for p in docx.Document(str(plain)).paragraphs] == original  # no summary asked for
+
+
+def test_a_file_name_xml_cannot_hold_is_shown_replaced(checked: tuple[Path, Any, Path]) -> None:
+    """A control character or an undecodable byte in the draft's name (a Linux file name may hold both) would make
+    lxml refuse the summary page; it shows as U+FFFD instead."""
+    draft, result, _ = checked
+    out = draft.with_name("odd-name.docx")
+    annotate_docx(draft, dataclasses.replace(result, name="memo\x01\udcff.docx"), out)
+    assert summary_and_draft(out)[0][1] == "Draft: memo\ufffd\ufffd.docx"
+    assert display_name(Path("memo\udcff.docx")) == "memo\ufffd.docx"  # an undecodable byte of a Linux file name
+
+
+def test_checking_reports_progress_sentence_by_sentence(tmp_path: Path, assistant: Assistant) -> None:
+    heard: list[tuple[int, int, str]] = []
+    check_draft(assistant, make_draft(tmp_path / "memo.docx"), progress=lambda *report: heard.append(report))
+    assert heard[0] == (0, 1, "Reading memo.docx")
+    assert heard[1:] == [(n, 5, f"Checking sentence {n + 1} of 5") for n in range(5)]
+
+
+def test_the_fact_check_note_names_the_draft_and_its_hash(checked: tuple[Path, Any, Path],
+                                                          assistant: Assistant) -> None:
+    _, result, _ = checked
+    cards = [ClaimCheck(v, result.checked_at, n, result.ref) for n, v in enumerate(result.verdicts.values(), 1)]
+    pasted = ClaimCheck(cards[0].verdict, result.checked_at, 1)
+    note = claims_markdown([cards[1], pasted], assistant.manifest["files"], assistant.fingerprint,
+                           datetime(2026, 1, 2, tzinfo=UTC))
+    assert f"Drafts checked (their claims are marked below):\n\n- `memo.docx` · SHA-256 `{result.sha256}`" in note
+    assert note.count(f"- From the draft: `memo.docx` (SHA-256 `{result.sha256}`)") == 1  # not on the pasted claim
+    assert "Drafts checked" not in claims_markdown([pasted], {}, "fp", datetime(2026, 1, 2, tzinfo=UTC))
 
 
 def test_cli_annotates_a_draft_and_refuses_what_it_cannot(tmp_path: Path, assistant: Assistant,
@@ -94,7 +166,10 @@ def test_cli_annotates_a_draft_and_refuses_what_it_cannot(tmp_path: Path, assist
     code = main(["check", "--index", index, "--file", str(draft), "--annotate", str(tmp_path / "out.docx"),
                  "--summary", str(tmp_path / "out.md")])
     assert code == 0 and (tmp_path / "out.docx").is_file() and "| Contradicted | 2 |" in capsys.readouterr().out
-    assert (tmp_path / "out.md").read_text(encoding="utf-8").startswith("# Fact-check of memo.docx")
+    written = (tmp_path / "out.md").read_text(encoding="utf-8")
+    sha = hashlib.sha256(draft.read_bytes()).hexdigest()
+    assert written.startswith("# Fact-check of memo.docx") and f"Draft `memo.docx` · SHA-256 `{sha}`" in written
+    assert summary_and_draft(tmp_path / "out.docx")[0][:3] == [SUMMARY_TITLE, "Draft: memo.docx", f"SHA-256: {sha}"]
     notes = tmp_path / "notes.md"
     notes.write_text(f"# Notes\n\n{TRUE}\n", encoding="utf-8")
     assert main(["check", "--index", index, "--file", str(notes), "--annotate", str(tmp_path / "x.docx")]) == 2

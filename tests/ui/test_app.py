@@ -5,6 +5,7 @@ are tested in test_render.py."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import io
 import json
@@ -27,7 +28,7 @@ from cityqa.documents.uploads import REMOVED_DIR, upload_limit
 from cityqa.evaluation import evaluate as ev
 from cityqa.evaluation import metrics
 from cityqa.evaluation import report as reports
-from cityqa.ui.app import build_app, launch_options
+from cityqa.ui.app import build_app, catch_up, launch_options
 from cityqa.ui.handlers import Handlers
 from cityqa.ui.render import cities_in, corpus_rows, escape_md, parse_auth
 from conftest import GOLD, QUOTING_THRESHOLD, load_jsonl
@@ -570,20 +571,27 @@ def test_login_required_when_auth_is_set(auth_server: str) -> None:
     assert "Finland" in ask(signed_in, SAN_JOSE)
 
 
-
-
 def test_check_a_whole_draft_and_download_it_annotated(client: Client, tmp_path: Path) -> None:
-    """The Fact-check tab's draft upload: the status counts the verdicts and what was not checked, and the download
-    is the Word draft with one comment per checked sentence. A file of another type is refused by the upload box."""
-    from draftgen import make_draft
+    """The Fact-check tab's draft upload: the status counts the verdicts and what was not checked, the download is
+    the Word draft opening on its summary page with one comment per checked sentence, and a card added to the
+    briefing note brings the draft's name and SHA-256 into it. A file of another type is refused by the upload box."""
+    from draftgen import make_draft, summary_and_draft
 
     draft = make_draft(tmp_path / "memo.docx")
+    sha = hashlib.sha256(draft.read_bytes()).hexdigest()
     status, _panel, download = client.predict(handle_file(str(draft)), api_name="/check_draft")
-    assert "5 claims checked" in status and "2 Contradicted" in status and "not checked" in status, status
+    assert "memo.docx: 5 claims checked" in status and "2 Contradicted" in status and "not checked" in status, status
     assert download["visible"]  # a button update: shown, with the file
     annotated = docx.Document(str(download["value"]))
     assert len(list(annotated.comments)) == 5
-    assert [p.text for p in annotated.paragraphs] == [p.text for p in docx.Document(str(draft)).paragraphs]
+    summary, rest = summary_and_draft(Path(download["value"]))
+    assert summary[:3] == ["Fact-check summary", "Draft: memo.docx", f"SHA-256: {sha}"]
+    assert rest == [p.text for p in docx.Document(str(draft)).paragraphs]
+    client.predict(2, api_name="/add_to_note")
+    note, _download = client.predict(api_name="/check_export")
+    markdown = note["value"] if isinstance(note, dict) else note
+    assert f"- `memo.docx` · SHA-256 `{sha}`" in markdown  # the drafts the note's claims come from
+    assert f"From the draft: `memo.docx` (SHA-256 `{sha}`)" in markdown
     other = tmp_path / "memo.exe"
     other.write_bytes(b"MZ\x90\x00")
     with pytest.raises(Exception, match="Invalid file type"):  # the upload box refuses it before the handler
@@ -599,3 +607,30 @@ def test_draft_handler_says_why_it_checks_nothing(quoting: Assistant, tmp_path: 
     broken.write_bytes(b"PK\x03\x04 not really a Word file")
     checks, status, _panel, _download = h.check_draft(str(broken))
     assert checks == [] and "broken.docx" in status  # the corpus readers' refusal, with its reason
+
+
+def test_draft_handler_reports_progress_to_the_bar(quoting: Assistant, tmp_path: Path) -> None:
+    """What the Gradio progress bar is told while a draft runs: reading, each sentence, writing."""
+    from draftgen import make_draft
+
+    heard: list[tuple[Any, str]] = []
+    draft = str(make_draft(tmp_path / "memo.docx"))
+    checks, *_ = Handlers(quoting, tmp_path).check_draft(draft, lambda done, desc: heard.append((done, desc)))
+    assert [c.number for c in checks] == [1, 2, 3, 4, 5]
+    assert {c.draft.name if c.draft else None for c in checks} == {"memo.docx"}
+    assert heard == [((0, 1), "Reading memo.docx"), *[((n, 5), f"Checking sentence {n + 1} of 5") for n in range(5)],
+                     ((1, 1), "Writing the checked draft")]
+
+
+def test_a_file_left_unindexed_by_a_killed_upload_is_indexed_when_the_server_starts(
+    settings: Settings, assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = indexed_copy(settings, tmp_path)  # (`assistant`: the session's index is built)
+    saved = Path(mine.settings.corpus_dir) / "harwick-exchange.md"  # saved, then the server died before indexing
+    saved.write_text("Harwick opened a trade office in Osaka in 2012.\n", encoding="utf-8")
+    assert "harwick-exchange.md" not in mine.manifest["files"]
+    catch_up(mine)
+    assert "harwick-exchange.md" in mine.manifest["files"]
+    assert "added 1" in capsys.readouterr().out
+    catch_up(mine)  # nothing changed since: nothing said
+    assert capsys.readouterr().out == ""

@@ -1,7 +1,8 @@
 """End to end in headless Chromium: ask, see the answer with citation chips, open one, see the quote highlighted;
-fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it; upload a
-PDF in the Corpus tab, watch it index, ask, click the citation under the answer and see the page with the quote
-highlighted; hostile uploads are refused with a message; removing a document asks first, and "Cancel" keeps it.
+fact-check two claims, open a card's evidence in context, add the card to a briefing note and download it; check a
+whole Word draft, watch its progress, see its cards and download it annotated; upload a PDF in the Corpus tab,
+watch it index, ask, click the citation under the answer and see the page with the quote highlighted; hostile
+uploads are refused with a message; removing a document asks first, and "Cancel" keeps it.
 
 Uses Debian's /usr/bin/chromium (`make test` installs it); never `playwright install`. Fails, not skips, when
 Chromium is missing, so a green run always means the browser really ran.
@@ -12,11 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docx
 import pytest
+from docx.oxml.ns import qn
+from lxml import etree
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from test_uploads import indexed_copy, state
 
@@ -26,6 +31,7 @@ from cityqa.evaluation import report as reports
 from cityqa.ui.app import build_app, launch_options
 from cityqa.ui.render import chip_label
 from conftest import GOLD
+from draftgen import ABSENT, ALTERED, ALTERED_IN_TABLE, REWORDED, TRUE, make_draft, summary_and_draft
 from pdfgen import CALLOWAY, CALLOWAY_Q, make_pdf
 
 pytestmark = pytest.mark.browser
@@ -39,6 +45,12 @@ SAN_JOSE = "Which countries did San José visit on trade missions in the 1990s a
 SUPPORTED = "Fresno banned caste discrimination in the city."
 CONTRADICTED = "Abe Lowenthal's book Global California was published in 2012."  # the report says 2009
 TABS = ["Ask", "Fact-check", "Corpus", "Evaluation"]
+WATCH_JS = """(selector) => {
+  window.cqSeen = [];
+  const box = document.querySelector(selector);
+  new MutationObserver(() => window.cqSeen.push(box.innerText)).observe(box, {subtree: true, childList: true,
+    characterData: true});
+}"""  # records every text the box shows (Gradio's progress bar and its labels included)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +180,43 @@ def test_fact_check_cards_evidence_in_context_and_note(page: Page, assistant: As
     page.get_by_role("tab", name="Ask").click()
 
 
+def test_check_a_whole_draft_see_its_cards_and_download_it_annotated(page: Page, tmp_path: Path) -> None:
+    """Upload a Word draft in the Fact-check tab: the progress bar says which sentence is being checked, the cards
+    come in the draft's order, and the download is the draft opening on its summary page (name, SHA-256, counts,
+    the contradicted first) with a Word comment on each checked sentence."""
+    draft = make_draft(tmp_path / "memo.docx")
+    page.get_by_role("tab", name="Fact-check").click()
+    page.get_by_text("…or check a whole draft").click()  # the accordion
+    box = page.locator("#cq-draft")
+    box.locator("input[type=file]").set_input_files(draft)
+    expect(box.locator("table a")).to_be_visible()  # uploaded to the server's temporary folder, link shown
+    page.evaluate(WATCH_JS, "#cq-check-status")
+    page.locator("#cq-check-draft").click()
+    status = page.locator("#cq-check-status .cq-status")
+    expect(status).to_contain_text("memo.docx: 5 claims checked", timeout=60_000)
+    cards = page.locator(".cq-card")
+    expect(cards).to_have_count(5)
+    expect(cards.locator(".cq-claim")).to_have_text([TRUE, ALTERED, REWORDED, ABSENT, ALTERED_IN_TABLE])
+    expect(cards.nth(1).locator(".cq-badge.cq-contradicted")).to_have_text("Contradicted")
+    seen: list[str] = page.evaluate("window.cqSeen")
+    assert any("Checking sentence" in text for text in seen), seen  # the progress bar: sentence i of 5
+    with page.expect_download() as download:
+        page.locator("#cq-draft-download").click()
+    assert download.value.suggested_filename == "memo-checked.docx"
+    annotated = Path(download.value.path())
+    summary, rest = summary_and_draft(annotated)
+    assert summary[:2] == ["Fact-check summary", "Draft: memo.docx"] and summary[2].startswith("SHA-256: ")
+    assert "• Contradicted: 2" in summary and summary.index("Contradicted (2)") < summary.index("Close match (1)")
+    assert rest == [p.text for p in docx.Document(str(draft)).paragraphs]  # then the draft, its text unchanged
+    with zipfile.ZipFile(annotated) as archive:
+        comments = etree.fromstring(archive.read("word/comments.xml")).findall(qn("w:comment"))
+    texts = ["".join(c.itertext()) for c in comments]
+    assert len(texts) == 5 and all(c.get(qn("w:author")) == "cityqa" for c in comments)
+    assert any(t.startswith("Contradicted") and "source says Fresno" in t for t in texts), texts
+    screenshot(page, tmp_path, "draft-check.png")
+    page.get_by_role("tab", name="Ask").click()
+
+
 # ------------------------------------------------------------------ uploads in the Corpus tab
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -183,12 +232,6 @@ def screenshot(page: Page, folder: Path, name: str) -> None:
         shutil.copy(shot, DOCS / name)
 CALLOWAY_QUOTE = "Port Calloway opened its Office of Global Partnerships in 2021."
 LIMIT = 200 * 1024
-WATCH_STATUS_JS = """() => {
-  window.cqSeen = [];
-  const box = document.querySelector('#cq-corpus-status');
-  new MutationObserver(() => window.cqSeen.push(box.innerText)).observe(box, {subtree: true, childList: true,
-    characterData: true});
-}"""  # records every text the status box shows (Gradio's progress bar and its labels included)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +288,7 @@ def test_upload_pdf_ask_click_citation_and_see_the_page(
     pdf = tmp_path / "port-calloway-brief.pdf"
     assert make_pdf(pdf, CALLOWAY).page_of(CALLOWAY_QUOTE) == (2, 2)
     choose_file(page, pdf)
-    page.evaluate(WATCH_STATUS_JS)
+    page.evaluate(WATCH_JS, "#cq-corpus-status")
     status = add_file(page)
     assert status.startswith("Added port-calloway-brief.pdf (PDF,") and "passages indexed" in status
     seen: list[str] = page.evaluate("window.cqSeen")

@@ -34,14 +34,25 @@ class Exchange:
     filters: SearchFilters | None = None
 
 
+@dataclass(frozen=True)
+class DraftRef:
+    """The draft a claim was read from: its file name and the SHA-256 of its bytes, so a note can prove which
+    version of the draft was checked."""
+
+    name: str
+    sha256: str
+
+
 @dataclass
 class ClaimCheck:
-    """One claim checked in the Fact-check tab: its verdict, when it was checked, and its place among the claims of
-    that check (so two identical claims pasted together stay two entries). Not frozen, like `Exchange`."""
+    """One claim checked in the Fact-check tab: its verdict, when it was checked, its place among the claims of
+    that check (so two identical claims pasted together stay two entries), and the draft it was read from (None
+    for a pasted claim). Not frozen, like `Exchange`."""
 
     verdict: Verdict
     checked_at: datetime
     number: int = 1
+    draft: DraftRef | None = None
 
 
 def briefing_markdown(
@@ -76,10 +87,19 @@ def claims_markdown(
         "Fact-check note", generated_at, fingerprint,
         "Each claim below was checked against the indexed documents. Evidence is quoted word for word with its "
         "document, section, endnote and the SHA-256 of the document it was read from.",
-    )
+    ) + _draft_lines(checks)
     sections = [_claim_lines(n, check, files, fingerprint) for n, check in enumerate(checks, 1)]
     cited = {c.source for check in checks for c in check.verdict.evidence}
     return _note(head, sections or [["_No claims were added to this note._"]], cited, files)
+
+
+def _draft_lines(checks: Sequence[ClaimCheck]) -> list[str]:
+    """The drafts the claims were read from, each with its SHA-256 (nothing when every claim was pasted)."""
+    drafts = dict.fromkeys(c.draft for c in checks if c.draft is not None)
+    if not drafts:
+        return []
+    return ["", "Drafts checked (their claims are marked below):", "",
+            *[f"- `{code_text(d.name)}` · SHA-256 `{d.sha256}`" for d in drafts]]
 
 
 def mismatch_text(m: Mismatch) -> str:
@@ -104,7 +124,7 @@ def _heading(title: str, generated_at: datetime, fingerprint: str, what: str) ->
     return [
         f"# {title}: California cities' international affairs",
         "",
-        f"Prepared {_when(generated_at)} with cityqa. Index fingerprint: `{fingerprint}`.",
+        f"Prepared {when_text(generated_at)} with cityqa. Index fingerprint: `{fingerprint}`.",
         "",
         f"{what} Check the quotes against the sources before relying on them.",
     ]
@@ -128,7 +148,8 @@ def _claim_lines(number: int, check: ClaimCheck, files: Mapping[str, Mapping[str
         f"## {number}. {_one_line(v.claim) or '(empty claim)'}",
         "",
         f"- Verdict: **{VERDICT_WORDS.get(v.verdict, v.verdict)}** (confidence {v.confidence:.0%})",
-        f"- Checked: {_when(check.checked_at)}",
+        f"- Checked: {when_text(check.checked_at)}",
+        *_from_draft(check.draft),
         f"- Index fingerprint: `{fingerprint}`",
     ]
     if v.mismatches:
@@ -140,11 +161,15 @@ def _claim_lines(number: int, check: ClaimCheck, files: Mapping[str, Mapping[str
     return [*lines, "", f"{evidence_heading(v)}:", "", *_quote_lines(v.evidence, files)]
 
 
+def _from_draft(draft: DraftRef | None) -> list[str]:
+    return [f"- From the draft: `{code_text(draft.name)}` (SHA-256 `{draft.sha256}`)"] if draft else []
+
+
 def _exchange_lines(
     number: int, exchange: Exchange, files: Mapping[str, Mapping[str, Any]], fingerprint: str
 ) -> list[str]:
     lines = [f"## {number}. {_one_line(exchange.question) or '(empty question)'}", ""]
-    lines.append(f"- Asked: {_when(exchange.asked_at)}")
+    lines.append(f"- Asked: {when_text(exchange.asked_at)}")
     lines.append(f"- Searched: {describe_search(exchange.filters, exchange.k)}")
     lines.append(f"- Index fingerprint: `{fingerprint}`")
     answer = exchange.answer
@@ -202,7 +227,8 @@ def briefing_filename(generated_at: datetime, what: str = "briefing") -> str:
     return f"cityqa-{what}-{generated_at.astimezone(UTC):%Y%m%d-%H%M%S}.md"
 
 
-def _when(moment: datetime) -> str:
+def when_text(moment: datetime) -> str:
+    """A moment in UTC, in words: '2024-05-01 09:30:00 UTC' (a naive one is taken as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -214,6 +240,11 @@ def _sha(files: Mapping[str, Mapping[str, Any]], source: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def code_text(text: str) -> str:
+    """Text for a Markdown code span: one line, no backtick to end the span early (a file name is the user's)."""
+    return _one_line(text).replace("`", "'")
 
 
 def _cell(text: str) -> str:

@@ -7,23 +7,28 @@ Word file that passed them is opened again, here, to be annotated. Sentences tha
 question, a heading, a recommendation, a sentence without a name, number, date or place) are listed as not
 checked, with the reason. The annotated copy never changes the draft's text: runs are split at sentence
 boundaries (keeping their formatting), each checked sentence is shaded by verdict and carries a Word comment with
-the verdict, what differs or what to check, and the verbatim quote with its source.
+the verdict, what differs or what to check, and the verbatim quote with its source. A summary page comes first
+(inserted before the draft's first paragraph, then a page break): the draft's name and SHA-256, counts by verdict,
+and the contradicted sentences first, then close matches and those not in the sources, each with what differs and
+its source.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..documents.chunking import split_sentences
 from ..errors import UnreadableFileError
 from ..types import Verdict
-from .briefing import VERDICT_WORDS, mismatch_text, unmatched_text
+from .briefing import VERDICT_WORDS, DraftRef, code_text, mismatch_text, unmatched_text, when_text
 from .factcheck import Checkable, check_claims, extract_values
 
 if TYPE_CHECKING:
@@ -34,8 +39,11 @@ MIN_WORDS = 4  # shorter ones are labels or fragments ("The port reopened in 202
 # A sentence that recommends or judges states no fact a source could confirm (English modal and opinion cues)
 _OPINION = re.compile(r"\b(should|ought to|recommend\w*|we propose|in (?:my|our) view|I think|we believe|must)\b", re.I)
 _HEADING_STYLE = re.compile(r"^(heading|title|subtitle)", re.I)
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lxml refuses these in text
 SHADE = {"supported": "BRIGHT_GREEN", "close": "YELLOW", "contradicted": "PINK", "not_found": "GRAY_25"}
 AUTHOR = "cityqa"
+SUMMARY_TITLE = "Fact-check summary"
+DraftProgress = Callable[[int, int, str], None]  # (done, total, what is being done)
 
 
 @dataclass(frozen=True)
@@ -52,29 +60,40 @@ class DraftSentence:
 
 @dataclass
 class DraftCheck:
-    """A checked draft: its sentences in order, and the verdict of each checked one (by its index)."""
+    """A checked draft: its file name and SHA-256, its sentences in order, the verdict of each checked one (by its
+    index), and when it was checked."""
 
     name: str
     sha256: str
     sentences: list[DraftSentence]
     verdicts: dict[int, Verdict] = field(default_factory=dict)
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def ref(self) -> DraftRef:
+        return DraftRef(self.name, self.sha256)
 
     def counts(self) -> Counter[str]:
         return Counter(v.verdict for v in self.verdicts.values())
+
+    def by_verdict(self, label: str) -> list[tuple[DraftSentence, Verdict]]:
+        """The checked sentences with verdict `label`, in the draft's order."""
+        return [(self.sentences[i], v) for i, v in sorted(self.verdicts.items()) if v.verdict == label]
 
     def summary_markdown(self) -> str:
         """One page: counts by verdict, then the contradicted sentences first, the close matches and the rest,
         then what was not checked and why."""
         counts = self.counts()
-        lines = [f"# Fact-check of {self.name}", "", f"SHA-256 `{self.sha256}` · {len(self.verdicts)} sentences "
-                 f"checked, {len(self.sentences) - len(self.verdicts)} not checked", "",
-                 "| Verdict | Sentences |", "|---|---|"]
+        lines = [f"# Fact-check of {' '.join(self.name.split())}", "",
+                 f"Draft `{code_text(self.name)}` · SHA-256 `{self.sha256}` · checked {when_text(self.checked_at)} "
+                 f"with cityqa · {len(self.verdicts)} sentences checked, {len(self.sentences) - len(self.verdicts)} "
+                 "not checked", "", "| Verdict | Sentences |", "|---|---|"]
         lines += [f"| {VERDICT_WORDS[label]} | {counts.get(label, 0)} |" for label in _ORDER]
         for label in _ORDER:
-            chosen = [(i, v) for i, v in self.verdicts.items() if v.verdict == label]
+            chosen = self.by_verdict(label)
             if chosen:
                 lines += ["", f"## {VERDICT_WORDS[label]}", ""]
-                lines += [f"- {self.sentences[i].text} — {comment_text(v)}" for i, v in chosen]
+                lines += [f"- {s.text} — {comment_text(v)}" for s, v in chosen]
         skipped = [s for s in self.sentences if s.skipped]
         if skipped:
             lines += ["", "## Not checked", ""] + [f"- {s.text} ({s.skipped})" for s in skipped]
@@ -167,25 +186,41 @@ def draft_sentences(paragraphs: Sequence[tuple[str, bool]]) -> list[DraftSentenc
     return out
 
 
-def check_draft(assistant: Checkable, path: Path, settings: Settings | None = None) -> DraftCheck:
-    """Read the draft at `path`, check every factual sentence against the indexed documents (one batch)."""
+def check_draft(
+    assistant: Checkable, path: Path, settings: Settings | None = None, progress: DraftProgress | None = None
+) -> DraftCheck:
+    """Read the draft at `path`, check every factual sentence against the indexed documents (one batch).
+    `progress(done, total, what)` hears of the reading, then of each sentence before it is checked."""
+    report = progress or _silent
+    report(0, 1, f"Reading {display_name(path)}")
     paragraphs, sha = draft_paragraphs(path, settings)
     sentences = draft_sentences(paragraphs)
     checked = [i for i, s in enumerate(sentences) if s.skipped is None]
-    verdicts = check_claims(assistant, [sentences[i].text for i in checked])
-    return DraftCheck(path.name, sha, sentences, dict(zip(checked, verdicts, strict=True)))
+    verdicts = check_claims(assistant, [sentences[i].text for i in checked],
+                            lambda done, total: report(done, total, f"Checking sentence {done + 1} of {total}"))
+    return DraftCheck(display_name(path), sha, sentences, dict(zip(checked, verdicts, strict=True)))
+
+
+def display_name(path: Path) -> str:
+    """The draft's file name as text that can be written out: a byte that is not UTF-8 (kept by Python as a lone
+    surrogate in a Linux file name) becomes U+FFFD instead of failing the UTF-8 summary later."""
+    return os.fsencode(path.name).decode("utf-8", "replace")
+
+
+def _silent(done: int, total: int, what: str) -> None:
+    """No progress to report to."""
 
 
 # ------------------------------------------------------------------ annotating a Word draft
 
 
-def annotate_docx(path: Path, result: DraftCheck, out: Path) -> int:
+def annotate_docx(path: Path, result: DraftCheck, out: Path, summary: bool = True) -> int:
     """Write `path` to `out` with a comment anchored on each checked sentence and the sentence shaded by its
-    verdict; the text itself is unchanged. Returns the number of comments."""
+    verdict, after a summary page (`summary`); the draft's own text is unchanged. Returns the number of comments."""
     from docx.enum.text import WD_COLOR_INDEX
 
     document = _open_docx(path)
-    paragraphs = list(_docx_paragraphs(document))
+    paragraphs = list(_docx_paragraphs(document))  # before the summary goes in: sentences index these
     comments = 0
     for index, verdict in result.verdicts.items():
         sentence = result.sentences[index]
@@ -196,6 +231,8 @@ def annotate_docx(path: Path, result: DraftCheck, out: Path) -> int:
             run.font.highlight_color = getattr(WD_COLOR_INDEX, SHADE[verdict.verdict])
         document.add_comment(runs, text=comment_text(verdict), author=AUTHOR, initials="cq")
         comments += 1
+    if summary:
+        insert_summary(document, result)
     tmp = out.with_name(f".{out.name}.tmp")
     document.save(str(tmp))
     tmp.replace(out)
@@ -233,3 +270,70 @@ def _split_at(paragraph: Any, offset: int) -> None:
             Run(twin, paragraph).text = text[offset - position :]
             return
         position += length
+
+
+# ------------------------------------------------------------------ the summary page of an annotated draft
+
+
+def summary_rows(result: DraftCheck) -> list[tuple[str, str]]:
+    """The summary page as (kind, text) rows, kind one of 'title', 'line', 'heading', 'item': the draft's name,
+    SHA-256 and when it was checked, the counts by verdict, then the contradicted sentences, the close matches and
+    those not in the sources (each with what differs and its source). Supported ones are only counted."""
+    counts = result.counts()
+    rows = [("title", SUMMARY_TITLE), ("line", f"Draft: {result.name}"), ("line", f"SHA-256: {result.sha256}"),
+            ("line", f"Checked {when_text(result.checked_at)} with cityqa against the indexed documents: "
+                     f"{len(result.verdicts)} sentences checked, {len(result.sentences) - len(result.verdicts)} not "
+                     "checked (headings, questions, opinions, sentences without a name, number, date or place).")]
+    rows += [("item", f"{VERDICT_WORDS[label]}: {counts.get(label, 0)}") for label in _ORDER]
+    for label in _ORDER[:-1]:
+        chosen = result.by_verdict(label)
+        if chosen:
+            rows.append(("heading", f"{VERDICT_WORDS[label]} ({len(chosen)})"))
+            rows += [("item", f"“{s.text}” — {short_finding(v)}") for s, v in chosen]
+    rows.append(("line", "Each checked sentence of the draft, from the next page on, carries a comment with the "
+                         "verdict and the quote, and is shaded: pink contradicted, yellow close match, grey not in "
+                         "the sources, green supported."))
+    return rows
+
+
+def short_finding(verdict: Verdict) -> str:
+    """One line of the summary page about a checked sentence: what differs (or the words to check, or that no
+    passage states it), then where the source passage is."""
+    if verdict.verdict == "contradicted" and verdict.mismatches:
+        found = "; ".join(mismatch_text(m) for m in verdict.mismatches)
+    elif verdict.verdict == "close" and verdict.unmatched:
+        found = unmatched_text(verdict)
+    elif verdict.verdict == "not_found":
+        found = "no passage of the documents states this"
+    else:
+        found = VERDICT_WORDS[verdict.verdict].lower()
+    if not verdict.evidence:
+        return f"{found}. No passage came close."
+    shown = "Closest passage" if verdict.verdict == "not_found" else "Source"
+    return f"{found}. {shown}: {verdict.evidence[0].label}"
+
+
+def insert_summary(document: Any, result: DraftCheck) -> None:
+    """Put the summary page before the draft's first paragraph or table, ending with a page break. Formatting is
+    set on the runs (bold, size) rather than by style name: a draft need not define 'Heading 1' or 'List Bullet'."""
+    from docx.enum.text import WD_BREAK
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    body = document.element.body
+    first = next((e for e in body if e.tag != qn("w:sectPr")), None)
+    added = []
+    for kind, text in summary_rows(result):
+        paragraph = document.add_paragraph()
+        run = paragraph.add_run(_NOT_XML.sub("\N{REPLACEMENT CHARACTER}", f"• {text}" if kind == "item" else text))
+        run.bold = kind in {"title", "heading"}
+        run.font.size = Pt({"title": 16, "heading": 12}.get(kind, 10))
+        if kind == "item":
+            paragraph.paragraph_format.left_indent = Cm(0.6)
+        added.append(paragraph)
+    pause = document.add_paragraph()
+    pause.add_run().add_break(WD_BREAK.PAGE)
+    added.append(pause)
+    if first is not None:  # add_paragraph appends at the end of the body: move the page before the draft
+        for paragraph in added:
+            first.addprevious(paragraph._p)

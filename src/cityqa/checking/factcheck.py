@@ -729,12 +729,20 @@ def check(assistant: Checkable, text: str | Sequence[str]) -> list[Verdict]:
     return check_claims(assistant, [claim for t in texts for claim in split_claims(t)])
 
 
-def check_claims(assistant: Checkable, claims: Sequence[str]) -> list[Verdict]:
-    """Verdicts on atomic claims as given (not split); their vectors are computed in one batch."""
+def check_claims(
+    assistant: Checkable, claims: Sequence[str], progress: Callable[[int, int], None] | None = None
+) -> list[Verdict]:
+    """Verdicts on atomic claims as given (not split); their vectors are computed in one batch. `progress(done,
+    total)` is called before each claim is checked (a long draft shows how far it got)."""
     if not claims:
         return []
     vectors = assistant.embedder.encode(list(claims))
-    return [check_claim(assistant, claim, vector) for claim, vector in zip(claims, vectors, strict=True)]
+    verdicts = []
+    for done, (claim, vector) in enumerate(zip(claims, vectors, strict=True)):
+        if progress is not None:
+            progress(done, len(claims))
+        verdicts.append(check_claim(assistant, claim, vector))
+    return verdicts
 
 
 def check_claim(assistant: Checkable, claim: str, vector: np.ndarray | None = None) -> Verdict:

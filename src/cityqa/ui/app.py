@@ -219,7 +219,11 @@ def _check_tab(h: Handlers) -> None:
         claim_no, evidence_no = gr.Number(visible=False, precision=0), gr.Number(visible=False, precision=0)
         open_api, add_api = gr.Button(visible=False), gr.Button(visible=False)
     run.click(h.check, [claims], [checks, status, panel], api_name="check", concurrency_id="check")
-    run_draft.click(h.check_draft, [draft], [checks, status, panel, checked_draft], api_name="check_draft",
+
+    def run_check_draft(file: str | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return h.check_draft(file, progress)
+
+    run_draft.click(run_check_draft, [draft], [checks, status, panel, checked_draft], api_name="check_draft",
                     concurrency_id="check")
     open_api.click(h.check_source, [checks, claim_no, evidence_no], [panel], api_name="check_source")
     add_api.click(_add_numbered, [checks, note, claim_no], [note], api_name="add_to_note")
@@ -417,12 +421,29 @@ def serve(settings: Settings | None = None) -> None:
     settings = settings or Settings()
     options = launch_options(settings)  # validates CITYQA_AUTH before anything starts
     assistant = Assistant.open(settings=settings)
+    catch_up(assistant)
     _warm_up(assistant)
     app = build_app(assistant, settings.eval_dir)
     host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     print(f"cityqa chat on http://{host}:{port}" + (" (login required)" if options["auth"] else ""), flush=True)
     app.launch(server_name=host, server_port=port, **options)
+
+
+def catch_up(assistant: Assistant) -> None:
+    """Index what changed in the corpus folder since the last ingest, before serving. An upload the server was
+    killed while indexing leaves its file saved but not indexed (and a second upload of it refused as already in
+    the corpus): it is indexed now, not whenever someone presses "Re-index". With nothing changed this only
+    hashes the files and compares the hashes with the manifest (well under a second for a folder of reports)."""
+    if assistant.store.read_manifest() is None:
+        return  # no index yet: the chat and the Corpus tab say to run `cityqa ingest`
+    try:
+        report = assistant.ingest()
+    except CityqaError as exc:  # e.g. an index built with other settings: serve it as it is and say why
+        print(f"cityqa: the corpus was not re-indexed at start: {exc}", flush=True)
+        return
+    if not report.nothing_to_do:
+        print(f"cityqa: the corpus changed since the last index; {report.summary()}", flush=True)
 
 
 def _warm_up(assistant: Assistant) -> None:

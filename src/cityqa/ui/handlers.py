@@ -18,7 +18,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..assistant import Assistant
+from ..assistant import Assistant, without_surrogates
+from ..checking import draft as drafts
 from ..checking.briefing import (
     VERDICT_WORDS,
     ClaimCheck,
@@ -27,6 +28,7 @@ from ..checking.briefing import (
     briefing_markdown,
     claims_markdown,
 )
+from ..checking.draft import DRAFT_SUFFIXES, DraftCheck, DraftProgress
 from ..documents.corpus import file_sha256, ocr_options, read_document
 from ..documents.pages import PageImage, page_image
 from ..documents.uploads import add_and_index, removal_message, remove_and_index, upload_message
@@ -69,6 +71,7 @@ class Handlers:
         self, question: str, kind: str, cities: list[str], k: float, exchanges: list[Exchange]
     ) -> tuple[Any, ...]:
         """Answer with the earlier answers as history; returns chat, cleared box, state, selection, panel."""
+        question = without_surrogates(question or "")  # kept in the briefing note, a UTF-8 file
         exchanges = list(exchanges or [])
         filters, k_int = search_filters(kind, cities), int(k) if k else None
         history = [e.answer for e in exchanges if e.answer is not None]
@@ -270,13 +273,12 @@ class Handlers:
         checks = [ClaimCheck(v, checked_at, n) for n, v in enumerate(verdicts, 1)]
         return checks, f'<div class="cq-status">{html.escape(check_summary(verdicts))}</div>', CHECK_PANEL_HINT
 
-    def check_draft(self, file: str | None) -> tuple[list[ClaimCheck], str, str, Any]:
-        """Check every factual sentence of an uploaded draft: its cards in the draft's order, a status line (counts,
-        and what was not checked), the evidence panel reset, and the download: the Word draft with a comment on each
-        checked sentence, or for other formats the summary in Markdown."""
-        from ..checking import draft as drafts
-        from ..checking.draft import DRAFT_SUFFIXES
-
+    def check_draft(self, file: str | None, progress: Callable[..., Any] | None = None
+                    ) -> tuple[list[ClaimCheck], str, str, Any]:
+        """Check every factual sentence of an uploaded draft: its cards in the draft's order (each naming the draft
+        and its SHA-256 for the briefing note), a status line (counts, and what was not checked), the evidence panel
+        reset, and the download: the Word draft with a summary page and a comment on each checked sentence, or for
+        other formats the summary in Markdown. `progress` (a Gradio progress bar) hears "Checking sentence i of n"."""
         hidden = gr.DownloadButton(visible=False)
         if not file:
             return [], render_error("Choose a draft to check first (.docx, .pdf, .md or .txt)."), CHECK_PANEL_HINT, \
@@ -285,26 +287,33 @@ class Handlers:
         if path.suffix.lower() not in DRAFT_SUFFIXES:
             refusal = f"A draft must be one of {', '.join(sorted(DRAFT_SUFFIXES))}."
             return [], render_error(refusal), CHECK_PANEL_HINT, hidden
-        checked_at = datetime.now(UTC)
+        report = _ingest_progress(progress) if progress is not None else None
         try:
-            result = drafts.check_draft(self.assistant, path, self.assistant.settings)
-            suffix = ".docx" if path.suffix.lower() == ".docx" else ".md"
-            out = Path(tempfile.mkdtemp(prefix="cityqa-")) / f"{path.stem}-checked{suffix}"
-            if suffix == ".docx":
-                drafts.annotate_docx(path, result, out)
-            else:
-                out.write_text(result.summary_markdown(), encoding="utf-8")
+            result, out = self._checked_draft(path, report)
         except CityqaError as exc:
             return [], render_error(str(exc)), CHECK_PANEL_HINT, hidden
         except Exception as exc:  # keep the app up whatever the draft holds; details go to the server log
             log.exception("draft check failed")
             return [], render_error(f"Something went wrong ({type(exc).__name__})."), CHECK_PANEL_HINT, hidden
         verdicts = [result.verdicts[i] for i in sorted(result.verdicts)]
-        checks = [ClaimCheck(v, checked_at, n) for n, v in enumerate(verdicts, 1)]
+        checks = [ClaimCheck(v, result.checked_at, n, result.ref) for n, v in enumerate(verdicts, 1)]
         skipped = len(result.sentences) - len(verdicts)
-        status = f"{check_summary(verdicts)} · {skipped} sentence(s) not checked (see the download)"
+        status = f"{result.name}: {check_summary(verdicts)} · {skipped} sentence(s) not checked (see the download)"
         return (checks, f'<div class="cq-status">{html.escape(status)}</div>', CHECK_PANEL_HINT,
                 gr.DownloadButton(value=str(out), visible=True))
+
+    def _checked_draft(self, path: Path, report: DraftProgress | None) -> tuple[DraftCheck, Path]:
+        """The draft checked, and the file to download: annotated Word, or the Markdown summary."""
+        result = drafts.check_draft(self.assistant, path, self.assistant.settings, report)
+        suffix = ".docx" if path.suffix.lower() == ".docx" else ".md"
+        out = Path(tempfile.mkdtemp(prefix="cityqa-")) / f"{path.stem}-checked{suffix}"
+        if report is not None:
+            report(1, 1, "Writing the checked draft")
+        if suffix == ".docx":
+            drafts.annotate_docx(path, result, out)
+        else:
+            out.write_text(result.summary_markdown(), encoding="utf-8")
+        return result, out
 
     def check_source(self, checks: list[ClaimCheck], claim_no: float | None, evidence_no: float | None) -> str:
         """Panel HTML for evidence quote `evidence_no` of claim `claim_no` of the latest check (both 1-based)."""
