@@ -275,5 +275,8 @@ def test_a_wrong_answer_is_a_quote_that_does_not_answer() -> None:
     assert not metrics.is_wrong_answer(result(True, abstained=False, cited=1))
     assert not metrics.is_wrong_answer(result(False, abstained=True))
     assert not metrics.is_wrong_answer(result(True, abstained=True))  # a false "not found" is counted elsewhere
-    overall = metrics.aggregate([result(False, False), result(True, False, cited=1), result(True, True)])
-    assert overall["wrong_answers"] == 1 and overall["answered_with_evidence"] == 0.5
+    shown = result(True, True)
+    shown.top_correct = True  # abstained, but the first closest passage it shows holds the evidence
+    overall = metrics.aggregate([result(False, False), result(True, False, cited=1), result(True, True), shown])
+    assert overall["wrong_answers"] == 1 and overall["answered_with_evidence"] == pytest.approx(1 / 3)
+    assert overall["evidence_shown"] == pytest.approx(2 / 3)

@@ -24,7 +24,8 @@ Answers (answerable questions; an abstention scores 0):
 
 Abstention (all questions): precision = abstentions on unanswerable / all abstentions; recall = abstentions on
 unanswerable / unanswerable questions; false abstention rate = abstentions on answerable / answerable questions;
-answered with evidence = answerable questions (with gold evidence) answered with a citation that holds it; wrong
+answered with evidence = answerable questions (with gold evidence) answered with a citation that holds it; evidence
+shown = the same, or, when it abstains, the first closest passage shown with the "not found" holds it; wrong
 answers = how many quotes were given as the answer and hold none of the gold evidence, or answer an unanswerable
 question (the error that ends up in a briefing).
 

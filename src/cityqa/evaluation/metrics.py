@@ -21,7 +21,7 @@ LABELS = VERDICT_LABELS
 HEADLINE = (
     "hit@1", "hit@3", "hit@5", "mrr", "ndcg@5", "short_answer_recall", "token_f1", "citation_precision",
     "citation_recall", "abstention_precision", "abstention_recall", "false_abstention_rate",
-    "answered_with_evidence", "wrong_answers", "ece", "latency_p50_ms", "latency_p95_ms",
+    "answered_with_evidence", "evidence_shown", "wrong_answers", "ece", "latency_p50_ms", "latency_p95_ms",
 )
 _UNITS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -175,11 +175,18 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "false_abstention_rate": ratio(sum(r.abstained for r in answerable), len(answerable)),
         "answered_with_evidence": ratio(sum(not r.abstained and r.evidence_cited > 0 for r in ranked), len(ranked)),
+        "evidence_shown": ratio(sum(shows_evidence(r) for r in ranked), len(ranked)),
         "wrong_answers": sum(is_wrong_answer(r) for r in results),
         "ece": calib["ece"], "reliability": calib["bins"],
         "latency_p50_ms": None if p50 is None else 1000 * p50,
         "latency_p95_ms": None if p95 is None else 1000 * p95,
     }
+
+
+def shows_evidence(result: QuestionResult) -> bool:
+    """The reader sees the evidence: quoted as the answer, or, when cityqa abstains, as the first of the closest
+    passages it shows with its "not found" (what a "not found" costs the reader: a minute, not the answer)."""
+    return result.evidence_cited > 0 if not result.abstained else result.top_correct
 
 
 def is_wrong_answer(result: QuestionResult) -> bool:
