@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import http.client
 import json
 import logging
 import os
@@ -45,7 +44,7 @@ from typing import Any
 import pytest
 from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
-from test_app import launch, raw_upload
+from test_app import launch, raw_get, raw_upload
 from test_uploads import indexed_copy
 
 from cityqa import Answer, Assistant, Document, Settings
@@ -520,13 +519,7 @@ def live(library: Assistant) -> Iterator[str]:
 
 
 def fetch(url: str, path: str, method: str = "GET", body: str | None = None) -> tuple[int, str]:
-    host, port = url.split("//")[1].rstrip("/").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=120)
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
-    response = conn.getresponse()
-    text = response.read().decode("utf-8", "replace")
-    conn.close()
-    return response.status, text
+    return raw_get(url, path, method, body, timeout=120)  # a hostile question may take a while
 
 
 def call(url: str, api: str, data: list[Any], session: str | None = None) -> tuple[int, str]:

@@ -1,7 +1,8 @@
 """Crash safety of re-indexing, and one writer at a time, with real processes, a real Chroma store and the model.
 
 `test_ingest_survives_sigkill_at_random_points` runs a driver in a fresh interpreter (so no Chroma client or
-thread of pytest's is inherited; `make soak`, which CI runs after `make test`). The driver loads the model once, builds the index, then 20 times: changes the
+thread of pytest's is inherited; `make soak`, which CI runs after `make test`). The driver loads the model once,
+builds the index, then 20 times: changes the
 corpus (two versions, A and B, of a few generated files, one of which comes and goes), starts an incremental
 ingest in a forked child and SIGKILLs it, either after a random delay or at a randomly ordered named point of the
 write path (each twice: before/after the Chroma add, with the new generation written but not renamed,

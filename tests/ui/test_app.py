@@ -516,10 +516,11 @@ def test_evaluation_files_are_not_served(
 # ------------------------------------------------------------------ defences
 
 
-def raw_get(base: str, path: str, method: str = "GET", body: str | None = None) -> tuple[int, str]:
+def raw_get(base: str, path: str, method: str = "GET", body: str | None = None, timeout: float = 10
+            ) -> tuple[int, str]:
     """Send `path` byte for byte (no client-side '..' normalisation) and return status and body."""
     host, port = base.split("//")[1].rstrip("/").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
     response = conn.getresponse()
     text = response.read().decode("utf-8", "replace")
