@@ -48,12 +48,23 @@ def free_port() -> int:
 
 
 def launch(assistant: Assistant, eval_dir: Path = reports.DEFAULT_OUT, **overrides: Any) -> tuple[Any, str]:
-    """Launch the app the way `serve` does (hardened options), on a free local port."""
+    """Launch the app the way `serve` does (hardened options), on a free local port.
+
+    Gradio checks that the page answers with one HEAD request of at most 3 s (`networking.url_ok`) and gives up on
+    the first timeout ("When localhost is not accessible…"); with both cores busy running the suite that first
+    request can take longer, so a launch that fails that check is tried again (at most three times)."""
     app = build_app(assistant, eval_dir)
     options = {**launch_options(assistant.settings), "auth": None, **overrides}
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **options)
-    return app, f"http://127.0.0.1:{port}/"
+    for attempt in range(3):
+        port = free_port()
+        try:
+            app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, **options)
+            return app, f"http://127.0.0.1:{port}/"
+        except ValueError as exc:
+            app.close()
+            if "localhost is not accessible" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
