@@ -15,6 +15,9 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 # index fingerprint: the first int8 indexes used one scale per tensor (cosine 0.957 to fp32, not 0.993).
 INT8_SCHEME = "dynamic-per-channel"
 CHUNKER_VERSION = 2  # bump when chunking.py changes what chunks it produces (2: interview cities from a gazetteer)
+# How sentence vectors are made; part of the fingerprint. "pooled": from the token states of their chunk's one
+# encoder pass (an index of the earlier kind, one pass per sentence and per sentence in context, is rebuilt)
+SENTENCE_VECTORS = "pooled"
 
 
 class Settings(BaseSettings):
@@ -172,6 +175,7 @@ class Settings(BaseSettings):
         return {
             "embed_model": self.embed_model,
             "chunker_version": CHUNKER_VERSION,
+            "sentence_vectors": SENTENCE_VECTORS,
             "chunk_max_words": self.chunk_max_words,
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
         } | ({"embed_backend": self.embed_backend, "int8": INT8_SCHEME} if self.embed_backend == "onnx-int8" else {})

@@ -90,25 +90,26 @@ class Chunk:
     def sentence_text(self, sentence: Sentence) -> str:
         return self.text[sentence.start - self.start : sentence.end - self.start]
 
-    def sentence_contexts(self) -> list[str]:
-        """Each sentence with what it leans on (its heading and the two sentences before), for a second embedding:
-        'It is a midsized town without a port…' only names the town through the sentence before it."""
-        heading = self.section[-1] if self.section else ""
-        texts: list[str] = []
-        before: list[str] = []
-        for sentence in self.sentences:
-            text = self.sentence_text(sentence)
-            texts.append(" ".join(part for part in (heading, *before[-2:], text) if part))
-            before.append(text)
-        return texts
-
     def search_text(self) -> str:
         """What BM25 and the embedder see: section path, interview fields and the text without endnote digits."""
+        return self.search_layout()[0]
+
+    def search_layout(self) -> tuple[str, tuple[int, int] | None, list[tuple[int, int]]]:
+        """`search_text()`, where its head lines are in it (None without) and where each sentence is: the
+        character spans the encoder pools a sentence's vectors from, in the chunk's own pass."""
         head = [self.section_label] if self.section else []
         if self.kind == "interview":
             head.append(", ".join(self.metadata.get(key, "") for key in INTERVIEW_FIELDS if self.metadata.get(key)))
-        body = " ".join(self.sentence_text(s) for s in self.sentences)
-        return "\n".join([*head, body])
+        head_text = "\n".join(head)
+        pos = len(head_text) + 1 if head else 0
+        spans, parts = [], []
+        for sentence in self.sentences:
+            text = self.sentence_text(sentence)
+            spans.append((pos, pos + len(text)))
+            parts.append(text)
+            pos += len(text) + 1
+        body = " ".join(parts)
+        return ("\n".join([*head, body]), (0, len(head_text)) if head else None, spans)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import numpy as np
 from ..errors import EmbeddingModelError
 from ..settings import BUNDLED_MODEL, INT8_SCHEME
 
+TOKEN_CACHE = 512  # texts whose token vectors an Embedder keeps (~90 KB each at 60 tokens: 45 MB at most)
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -62,6 +65,8 @@ class Embedder:
         self._onnx: Any = None
         self._onnx_key: tuple[str, bool] | None = None
         self.cache: EmbeddingCache | None = None
+        self._token_cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._token_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -100,6 +105,7 @@ class Embedder:
             key = (str(folder), quantized)
             if self._onnx_key != key:
                 self._onnx, self._onnx_key = onnx_encoder.OnnxEncoder(folder, quantized), key
+                self.clear_token_cache()  # another model's token vectors
         elif quantized:
             raise EmbeddingModelError(
                 f"This index was built with embed_backend=onnx-int8 but {folder} holds no int8 model; "
@@ -139,12 +145,82 @@ class Embedder:
             return self._encode_uncached(list(texts))
         return self.cache.encode(list(texts), self._encode_uncached)
 
+    def encode_pooled(self, texts: list[str], groups: list[list[Spans]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector and, from the same encoder pass, one vector per group of its character spans.
+
+        A passage's sentences get their vectors (alone, and with the sentences before) from the passage's own
+        token states instead of passes of their own: one pass per passage instead of one per text. A text's vector
+        is exactly `encode`'s (mean pooling over all its tokens). A group whose characters fall beyond the
+        encoder's longest input (truncated) is encoded on its own instead, as the text its spans join to.
+        """
+        dim = self.dimension
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        pooled = [np.zeros((len(g), dim), dtype=np.float32) for g in groups]
+        todo = list(range(len(texts)))
+        if self.cache is not None:
+            todo = [i for i in todo if not self.cache.recall(pooled_keys(texts[i], groups[i]), vectors, pooled, i)]
+        spill: list[tuple[int, int, str]] = []  # (text, group, the group's own text) for truncated groups
+        for i, (offsets, states) in zip(todo, self._token_states([texts[i] for i in todo]), strict=True):
+            vectors[i] = _unit(states.mean(axis=0))
+            for g, spans in enumerate(groups[i]):
+                vector = _pool_spans(offsets, states, spans)
+                if vector is None:
+                    spill.append((i, g, " ".join(texts[i][a:b] for a, b in spans)))
+                else:
+                    pooled[i][g] = vector
+        if spill:
+            for (i, g, _), vector in zip(spill, self._encode_uncached([t for *_, t in spill]), strict=True):
+                pooled[i][g] = vector
+        if self.cache is not None:
+            for i in todo:
+                self.cache.remember(pooled_keys(texts[i], groups[i]), [vectors[i], *pooled[i]])
+        return vectors, pooled
+
+    def _token_states(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(character offsets, token states) of each text, [CLS] and [SEP] included."""
+        if not texts:
+            return []
+        if self.onnx_active:
+            return self._onnx.token_states(texts, self.batch_size)
+        if self.backend == "onnx-int8":
+            raise EmbeddingModelError("embed_backend=onnx-int8 needs the index's int8 encoder (run cityqa ingest)")
+        model = self.model
+        states = model.encode(
+            texts, batch_size=self.batch_size, output_value="token_embeddings", convert_to_numpy=False,
+            show_progress_bar=False,
+        )
+        out = []
+        for text, hidden in zip(texts, states, strict=True):
+            enc = model.tokenizer(text, truncation=True, max_length=model.max_seq_length, return_offsets_mapping=True)
+            offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+            out.append((offsets, np.asarray(hidden.float().numpy(), dtype=np.float32)[: len(offsets)]))
+        return out
+
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces and their contextual vectors (unit length), from the same model that embeds
-        the texts; never cached."""
+        the texts. The last `TOKEN_CACHE` texts' are kept in memory: the passages a user's questions land on
+        recur, and their sentences need not be encoded again."""
+        with self._token_lock:
+            known = {t: self._token_cache[t] for t in texts if t in self._token_cache}
+            for text in known:
+                self._token_cache.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        fresh = dict(zip(missing, self._token_vectors_uncached(missing), strict=True)) if missing else {}
+        with self._token_lock:
+            for text, value in fresh.items():
+                self._token_cache[text] = value
+            while len(self._token_cache) > TOKEN_CACHE:
+                self._token_cache.popitem(last=False)
+        return [known.get(t) or fresh[t] for t in texts]
+
+    def clear_token_cache(self) -> None:
+        with self._token_lock:
+            self._token_cache.clear()
+
+    def _token_vectors_uncached(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         if self.onnx_active:
             return self._onnx.token_vectors(list(texts))
         model = self.model
@@ -162,6 +238,33 @@ class Embedder:
         if self.onnx_active:
             return int(self._onnx.dimension)
         return int(self.model.get_sentence_embedding_dimension())
+
+
+Spans = list[tuple[int, int]]  # character spans of one text, pooled together into one vector
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def _pool_spans(offsets: np.ndarray, states: np.ndarray, spans: Spans) -> np.ndarray | None:
+    """The mean of the token states inside `spans` (unit length), or None when a span reaches past the last
+    token the encoder saw (the text was truncated) or holds no token."""
+    real = offsets[:, 1] > offsets[:, 0]  # not [CLS], [SEP] or padding
+    seen_to = int(offsets[real, 1].max()) if real.any() else 0
+    inside = np.zeros(len(offsets), dtype=bool)
+    for start, end in spans:
+        if end > seen_to:
+            return None
+        inside |= real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+    if not inside.any():
+        return None
+    return _unit(states[inside].mean(axis=0))
+
+
+def pooled_keys(text: str, groups: list[Spans]) -> list[str]:
+    """What the cache knows a text's vector and its pooled vectors by: the text, then the text with each group."""
+    return [text, *(f"{text}\0pooled\0{spans}" for spans in groups)]
 
 
 def encoder_dir(index_dir: Path | str) -> Path:
@@ -211,6 +314,22 @@ class EmbeddingCache:
             for k, vector in zip(missing, fresh, strict=True):
                 self.rows[k] = np.asarray(vector, dtype=np.float32)
         return np.stack([self.rows[k] for k in keys]).astype(np.float32, copy=False)
+
+    def recall(self, texts: list[str], vectors: np.ndarray, pooled: list[np.ndarray], i: int) -> bool:
+        """Fill row `i` of `vectors` and `pooled[i]` from the cache if it holds all of `texts` (see `pooled_keys`)."""
+        keys = [self.key(t) for t in texts]
+        if not all(k in self.rows for k in keys):
+            self.misses += 1
+            return False
+        self.hits += 1
+        vectors[i] = self.rows[keys[0]]
+        for g, k in enumerate(keys[1:]):
+            pooled[i][g] = self.rows[k]
+        return True
+
+    def remember(self, texts: list[str], vectors: list[np.ndarray]) -> None:
+        for text, vector in zip(texts, vectors, strict=True):
+            self.rows[self.key(text)] = np.asarray(vector, dtype=np.float32)
 
     def save(self, keep: list[str] | None = None) -> None:
         """Write the cache; with `keep`, only those texts' vectors (drops what the index no longer uses)."""

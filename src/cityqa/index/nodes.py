@@ -29,7 +29,7 @@ class NodeStore:
 
     chunks: list[Chunk]
     # (n_sentences, 2, dim), rows in chunk order then sentence order: [:, 0] the sentence alone,
-    # [:, 1] the sentence in context (see Chunk.sentence_contexts)
+    # [:, 1] the sentence in context (see ingest.pooled_inputs)
     sentence_vectors: np.ndarray
     offsets: list[int] = field(default_factory=list)  # first sentence row of each chunk
     doc_freq: Counter[str] | None = None  # content term -> chunks containing it (text.document_frequencies)

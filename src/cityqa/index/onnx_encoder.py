@@ -193,6 +193,26 @@ class OnnxEncoder:
             out.append((list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)))
         return out
 
+    def token_states(self, texts: list[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's token states (the last hidden state, [CLS] and [SEP] included, not normalised) and each
+        token's character span in the text ((0, 0) for the special tokens): what `Embedder.encode_pooled` pools
+        a passage's vector and its sentences' vectors from, in one pass."""
+        if self.do_lower_case:  # keeping each character's place, so the offsets stay the text's
+            texts = ["".join(c.lower() if len(c.lower()) == 1 else c for c in t) for t in texts]
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros((0, 2), np.int64), np.zeros((0, 0), np.float32))] * len(
+            texts
+        )
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            hidden, _ = self._run([encodings[i] for i in rows])
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                offsets = np.asarray(encodings[i].offsets, dtype=np.int64).reshape(n, 2)
+                out[i] = (offsets, np.asarray(hidden[r, :n], dtype=np.float32))
+        return out
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
