@@ -126,8 +126,11 @@ def paragraph_pool(size: int, seed: int) -> list[tuple[str, str]]:
     return pool
 
 
-def generate(out: Path, chunks: int, seed: int = 7, pool_size: int = 6000) -> Path:
-    """Write ~`chunks` distractor chunks (plus the real report) into `out`; returns `out`."""
+def generate(out: Path, chunks: int, seed: int = 7, pool_size: int = 6000, distinct: bool = False) -> Path:
+    """Write ~`chunks` distractor chunks (plus the real report) into `out`; returns `out`. With `distinct`, no
+    paragraph is used twice (the pool is made large enough): nothing for an embedding cache to re-use."""
+    if distinct:
+        pool_size = max(pool_size, chunks + chunks // 10)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -146,7 +149,9 @@ def generate(out: Path, chunks: int, seed: int = 7, pool_size: int = 6000) -> Pa
         lines: list[str] = []
         for heading in headings:
             lines += [heading, ""]
-            for text in rng.sample(by_heading[heading], per_section):
+            picked = [by_heading[heading].pop() for _ in range(per_section)] if distinct else \
+                rng.sample(by_heading[heading], per_section)
+            for text in picked:
                 lines += [text, ""]
         (sub / f"city-report-{d:05d}.txt").write_text("\n".join(lines), encoding="utf-8")
     return out

@@ -53,9 +53,8 @@ def run_size(size: int, pool: int, fresh: bool = False) -> dict[str, object]:
     from cityqa.index.bm25 import write_bm25
     from cityqa.index.embeddings import Embedder
 
-    pool = max(pool, size) if fresh else pool  # fresh: every paragraph distinct, nothing for a cache to re-use
     folder = WORK / (f"fresh-{size}" if fresh else f"pool-{pool}")
-    corpus = generate(folder / f"corpus-{size}", size, pool_size=pool)
+    corpus = generate(folder / f"corpus-{size}", size, pool_size=pool, distinct=fresh)
     index = folder / f"index-{size}"
     shutil.rmtree(index, ignore_errors=True)  # a fresh build: its size on disk, not an earlier run's leftovers
     cache_dir = index / "embed-cache" if fresh else WORK / "embed-cache"  # fresh: an empty cache of its own

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents so 'Bogotá' matches 'Bogota'."""
+    if text.isascii():  # nothing to decompose (most text; the gazetteer folds 90k names at first use)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 

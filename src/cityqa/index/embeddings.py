@@ -97,10 +97,7 @@ class Embedder:
         folder = encoder_dir(index_dir)
         quantized = self.backend == "onnx-int8"
         if export and not onnx_encoder.is_exported(folder, self.model_name, quantized):
-            try:
-                onnx_encoder.export(self.model, self.model_name, resolve_model_path(self.model_name), folder, quantized)
-            except Exception as exc:  # export is an optimisation: fall back to torch
-                logging.getLogger(__name__).warning("ONNX export of %s failed (%s); using torch", self.model_name, exc)
+            self._export(folder, quantized)
         if onnx_encoder.is_exported(folder, self.model_name, quantized):
             key = (str(folder), quantized)
             if self._onnx_key != key:
@@ -114,6 +111,20 @@ class Embedder:
         same = self.cache is not None and self.cache.same(Path(cache_dir or "."), self.model_name, self.variant)
         if cache_dir is not None and not same:
             self.cache = EmbeddingCache(Path(cache_dir), self.model_name, self.variant)
+
+    def _export(self, folder: Path, quantized: bool) -> None:
+        """Write the ONNX encoder into `folder`. Unless torch is loaded here already (the "torch" backend, or a
+        caller that loaded the model), a child process does it: torch and the exporter take ~1 GB that this
+        process would keep for the rest of the ingest."""
+        from . import onnx_encoder
+
+        try:
+            if self._model is None:
+                onnx_encoder.export_in_child(self.model_name, resolve_model_path(self.model_name), folder, quantized)
+            else:
+                onnx_encoder.export(self.model, self.model_name, resolve_model_path(self.model_name), folder, quantized)
+        except Exception as exc:  # export is an optimisation: fall back to torch
+            logging.getLogger(__name__).warning("ONNX export of %s failed (%s); using torch", self.model_name, exc)
 
     def save_cache(self, keep: list[str] | None = None) -> None:
         """Write the attached cache (only `keep`'s vectors, if given) and detach it: questions are not cached."""
@@ -173,7 +184,7 @@ class Embedder:
                 pooled[i][g] = vector
         if self.cache is not None:
             for i in todo:
-                self.cache.remember(pooled_keys(texts[i], groups[i]), [vectors[i], *pooled[i]])
+                self.cache.remember(pooled_keys(texts[i], groups[i]), vectors[i], pooled[i])
         return vectors, pooled
 
     def _token_states(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -263,8 +274,9 @@ def _pool_spans(offsets: np.ndarray, states: np.ndarray, spans: Spans) -> np.nda
 
 
 def pooled_keys(text: str, groups: list[Spans]) -> list[str]:
-    """What the cache knows a text's vector and its pooled vectors by: the text, then the text with each group."""
-    return [text, *(f"{text}\0pooled\0{spans}" for spans in groups)]
+    """What the cache knows a text's vector by (the text), and its pooled vectors, all in one entry (the text with
+    its groups)."""
+    return [text, f"{text}\0pooled\0{groups}"]
 
 
 def encoder_dir(index_dir: Path | str) -> Path:
@@ -273,11 +285,14 @@ def encoder_dir(index_dir: Path | str) -> Path:
 
 
 class EmbeddingCache:
-    """Vectors by sha256(model, variant, text), kept on disk as two .npy files (keys, float32 vectors).
+    """Vectors by sha256(model, variant, text), kept on disk in one file written atomically (`cache.npz`).
 
-    `encode` answers known texts from the cache and encodes the rest; `save` writes what is known (atomically),
-    optionally keeping only the texts still in use.
+    `encode` answers known texts from the cache and encodes the rest; `save` writes what is known, optionally
+    keeping only the texts still in use. Passage vectors (what goes to Chroma) are kept in float32; the pooled
+    sentence vectors in float16, as the node store keeps them, which halves the cache of a large build.
     """
+
+    FILE = "cache.npz"
 
     def __init__(self, folder: Path, model: str, variant: str) -> None:
         self.folder = folder
@@ -294,12 +309,15 @@ class EmbeddingCache:
 
     def _load(self) -> None:
         try:
-            keys = np.load(self.folder / "keys.npy")
-            vectors = np.load(self.folder / "vectors.npy")
-        except (OSError, ValueError):
+            with np.load(self.folder / self.FILE) as stored:
+                keys, vectors = stored["keys32"], stored["vectors32"]
+                keys16, counts, vectors16 = stored["keys16"], stored["counts16"], stored["vectors16"]
+        except (OSError, ValueError, KeyError):
             return
-        if len(keys) == len(vectors) and keys.dtype == np.dtype("S16"):
-            self.rows = {bytes(k): v for k, v in zip(keys.tolist(), vectors, strict=True)}
+        if len(keys) == len(vectors):
+            self.rows.update(zip(keys.tolist(), vectors, strict=True))
+        if len(keys16) and len(keys16) == len(counts) and int(counts.sum()) == len(vectors16):
+            self.rows.update(zip(keys16.tolist(), np.split(vectors16, np.cumsum(counts)[:-1]), strict=True))
 
     def encode(self, texts: list[str], encode: Any) -> np.ndarray:
         keys = [self.key(t) for t in texts]
@@ -317,19 +335,19 @@ class EmbeddingCache:
 
     def recall(self, texts: list[str], vectors: np.ndarray, pooled: list[np.ndarray], i: int) -> bool:
         """Fill row `i` of `vectors` and `pooled[i]` from the cache if it holds all of `texts` (see `pooled_keys`)."""
-        keys = [self.key(t) for t in texts]
-        if not all(k in self.rows for k in keys):
+        own, groups = (self.rows.get(self.key(t)) for t in texts)
+        if own is None or groups is None or groups.shape != pooled[i].shape:
             self.misses += 1
             return False
         self.hits += 1
-        vectors[i] = self.rows[keys[0]]
-        for g, k in enumerate(keys[1:]):
-            pooled[i][g] = self.rows[k]
+        vectors[i], pooled[i][:] = own, groups
         return True
 
-    def remember(self, texts: list[str], vectors: list[np.ndarray]) -> None:
-        for text, vector in zip(texts, vectors, strict=True):
-            self.rows[self.key(text)] = np.asarray(vector, dtype=np.float32)
+    def remember(self, texts: list[str], vector: np.ndarray, pooled: np.ndarray) -> None:
+        """A passage's vector (float32: what Chroma gets) and its pooled vectors, one float16 array (as the node
+        store keeps them: half the memory, and one entry per passage instead of one per sentence)."""
+        self.rows[self.key(texts[0])] = np.asarray(vector, dtype=np.float32)
+        self.rows[self.key(texts[1])] = np.asarray(pooled, dtype=np.float16)
 
     def save(self, keep: list[str] | None = None) -> None:
         """Write the cache; with `keep`, only those texts' vectors (drops what the index no longer uses)."""
@@ -339,13 +357,18 @@ class EmbeddingCache:
         if not self.rows:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        keys = np.array(list(self.rows), dtype="S16")
-        vectors = np.stack(list(self.rows.values())).astype(np.float32)
-        for name, array in (("vectors.npy", vectors), ("keys.npy", keys)):
-            tmp = self.folder / f".{name}.{os.getpid()}.tmp"
-            with tmp.open("wb") as handle:
-                np.save(handle, array)
-            os.replace(tmp, self.folder / name)
+        arrays: dict[str, np.ndarray] = {}
+        single = {k: v for k, v in self.rows.items() if v.dtype == np.float32}
+        grouped = {k: v for k, v in self.rows.items() if v.dtype == np.float16}
+        arrays["keys32"] = np.array(list(single), dtype="S16")
+        arrays["vectors32"] = np.stack(list(single.values())) if single else np.zeros((0, 0), np.float32)
+        arrays["keys16"] = np.array(list(grouped), dtype="S16")
+        arrays["counts16"] = np.array([len(v) for v in grouped.values()], dtype=np.int64)
+        arrays["vectors16"] = np.concatenate(list(grouped.values())) if grouped else np.zeros((0, 0), np.float16)
+        tmp = self.folder / f".{self.FILE}.{os.getpid()}.tmp"
+        with tmp.open("wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, self.folder / self.FILE)  # keys and vectors change together or not at all
 
 
 @lru_cache(maxsize=4)

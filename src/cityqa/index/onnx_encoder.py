@@ -64,6 +64,25 @@ def export(st_model: Any, model_name: str, model_path: str, folder: Path, quanti
     return folder
 
 
+def export_in_child(model_name: str, model_path: str, folder: Path, quantized: bool) -> None:
+    """`export` in a child process (which loads torch and the model, and takes their memory with it when it
+    ends); RuntimeError with the child's last words if it fails."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from cityqa.index.embeddings import go_offline, _load; go_offline(); "
+        "from cityqa.index.onnx_encoder import export; "
+        "export(_load(sys.argv[1]), sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4] == '1')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, model_name, model_path, str(folder), "1" if quantized else "0"],
+        capture_output=True, text=True,
+    )
+    if done.returncode or not is_exported(folder, model_name, quantized):
+        raise RuntimeError((done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1])
+
+
 def quantize(folder: Path) -> None:
     """Write model-int8.onnx from model.onnx, then record the scheme in meta.json (both replaced atomically).
 
