@@ -1,7 +1,5 @@
 """Warm question latency: `Assistant.ask` (embed + retrieve + answer) over every gold question, p50/p95, on the
-shipped corpus, after one warm-up question, in order (the token vectors of sentences an earlier question
-reached are kept, as in a served session); then again with that cache emptied before each question. Also the
-baseline's warm retrieval for the same questions.
+shipped corpus, after one warm-up question. Also the baseline's warm retrieval for the same questions.
 
     python benchmarks/latency.py   -> JSON on stdout
 """
@@ -29,12 +27,6 @@ def main() -> dict[str, object]:
         ours.append(time.perf_counter() - start)
         for name, seconds in zip(stages, stage_seconds(assistant, item["question"]), strict=True):
             stages[name].append(seconds)
-    fresh = []  # the same questions with the token-vector cache emptied before each: passages never seen before
-    for item in questions:
-        assistant.embedder.clear_token_cache()
-        start = time.perf_counter()
-        assistant.ask(item["question"], history=item.get("history"))
-        fresh.append(time.perf_counter() - start)
     baseline = LlamaIndexRetriever(CORPUS, assistant.embedder)
     try:
         baseline.llama.retrieve("warm-up")
@@ -49,7 +41,6 @@ def main() -> dict[str, object]:
     return {
         "questions": len(questions), "p50_ms": ms(ours, 50), "p95_ms": ms(ours, 95),
         "stages_p50_ms": {name: ms(values, 50) for name, values in stages.items()},
-        "no_token_cache_p50_ms": ms(fresh, 50), "no_token_cache_p95_ms": ms(fresh, 95),
         "baseline_p50_ms": ms(theirs, 50), "baseline_p95_ms": ms(theirs, 95),
     }
 

@@ -137,3 +137,13 @@ def gold_answers(gold_run: tuple[dict[str, Any], GoldAnswers]) -> GoldAnswers:
 @pytest.fixture(scope="session")
 def gold_claims() -> list[dict[str, Any]]:
     return load_jsonl(GOLD / "claims.jsonl")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_loaded_once() -> None:
+    """The bundled model, loaded once per test process: each index a test builds then exports its ONNX encoder
+    in-process, as the crash test's children do, instead of starting a child that loads torch (~8 s a build)."""
+    from cityqa.index.embeddings import _load
+    from cityqa.settings import BUNDLED_MODEL
+
+    _load(BUNDLED_MODEL)

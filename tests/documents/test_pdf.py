@@ -127,7 +127,9 @@ def test_pdf_answers_match_the_text_answers(pdf_answers: GoldAnswers, gold_answe
     differ = [item["id"] for (item, pdf), (_, txt) in zip(pdf_answers, gold_answers, strict=True)
               if (pdf.answer, pdf.abstained, [c.quote for c in pdf.citations])
               != (txt.answer, txt.abstained, [c.quote for c in txt.citations])]
-    assert differ == []
+    detail = {item["id"]: [(a.answer, a.abstained, a.confidence) for a in (pdf, txt)]
+              for (item, pdf), (_, txt) in zip(pdf_answers, gold_answers, strict=True) if item["id"] in differ}
+    assert differ == [], detail
 
 
 def _highlighted_pixels(png: bytes) -> int:

@@ -135,7 +135,8 @@ def test_pooled_vectors_come_from_one_pass_and_point_at_their_sentence(assistant
     vectors, pooled = embedder.encode_pooled([PASSAGE], [groups])
     assert calls == [[PASSAGE]]  # one encoder pass for the passage and all four groups
     assert (vectors[0] @ embedder.encode([PASSAGE])[0]) > 0.9999  # the passage's vector is encode()'s
-    assert pooled[0].shape == (4, 384) and np.allclose(np.linalg.norm(pooled[0], axis=1), 1.0, atol=1e-5)
+    assert pooled[0].shape == (4, 384) and pooled[0].dtype == np.float16  # as the node store keeps them
+    assert np.allclose(np.linalg.norm(pooled[0].astype(np.float32), axis=1), 1.0, atol=2e-3)
     question = embedder.encode_one("When did the harbor office open?")
     assert int(np.argmax(pooled[0][:3] @ question)) == 0
     founder = embedder.encode_one("Who founded the museum?")
@@ -151,8 +152,9 @@ def test_pooled_groups_past_the_encoders_reach_are_encoded_on_their_own(assistan
     text = f"{filler} The last sentence names Port Alder."
     tail = _spans(text, "The last sentence names Port Alder.")
     _, pooled = embedder.encode_pooled([text], [[tail, _spans(text, "Paragraph 1 says")]])
-    assert (pooled[0][0] @ embedder.encode(["The last sentence names Port Alder."])[0]) > 0.9999  # spilled
-    assert (pooled[0][1] @ embedder.encode(["Paragraph 1 says"])[0]) < 0.9999  # pooled from the passage
+    own = embedder.encode(["The last sentence names Port Alder.", "Paragraph 1 says"])
+    assert (pooled[0][0].astype(np.float32) @ own[0]) > 0.999  # spilled: encoded on its own
+    assert (pooled[0][1].astype(np.float32) @ own[1]) < 0.99  # pooled from the passage's pass
 
 
 def test_pooled_vectors_are_cached_per_passage(tmp_path: Path, assistant: Assistant) -> None:
@@ -165,12 +167,3 @@ def test_pooled_vectors_are_cached_per_passage(tmp_path: Path, assistant: Assist
     assert np.array_equal(first[0], again[0])  # the passage's vector exactly; its pooled ones in float16, as stored
     assert np.array_equal(first[1][0].astype(np.float16), again[1][0].astype(np.float16))
     assert embedder.cache is not None and (embedder.cache.hits, embedder.cache.misses) == (1, 1)
-
-
-def test_token_vectors_are_kept_for_recurring_sentences(assistant: Assistant) -> None:
-    embedder = Embedder()
-    embedder.use_index(assistant.index_dir, "onnx")
-    first = embedder.token_vectors(TEXTS[:2])
-    embedder._onnx.token_vectors = lambda texts: (_ for _ in ()).throw(AssertionError(texts))
-    again = embedder.token_vectors(TEXTS[1::-1])
-    assert again[0][0] == first[1][0] and np.array_equal(again[1][1], first[0][1])

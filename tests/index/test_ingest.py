@@ -348,10 +348,11 @@ def test_merge_gathers_sentence_vectors_as_chunk_by_chunk_concatenation_did() ->
     old_vectors = rng.normal(size=(sum(len(c.sentences) for c in old_chunks), 2, 8)).astype(np.float16)
     old = NodeStore(old_chunks, old_vectors)
     new_chunks = [_chunk(s, k, int(rng.integers(0, 4))) for s in ("d", "b") for k in range(3)]
-    new_vectors = rng.normal(size=(sum(len(c.sentences) for c in new_chunks), 2, 8)).astype(np.float32)
+    new_vectors = rng.normal(size=(sum(len(c.sentences) for c in new_chunks), 2, 8)).astype(np.float16)
+    per_chunk = np.split(new_vectors, np.cumsum([len(c.sentences) for c in new_chunks])[:-1])  # as _embed gives them
     plan = ingest_module._Plan(keep={"a": {}, "e": {}}, fresh={}, entries={})
 
-    nodes, rows = ingest_module._merge(old, plan, new_chunks, new_vectors)
+    nodes, rows = ingest_module._merge(old, plan, new_chunks, per_chunk)
 
     kept = [(i, c) for i, c in enumerate(old.chunks) if c.source in plan.keep]  # the former implementation
     chunks = [c for _, c in kept] + new_chunks

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ import numpy as np
 from ..errors import EmbeddingModelError
 from ..settings import BUNDLED_MODEL, INT8_SCHEME
 
-TOKEN_CACHE = 512  # texts whose token vectors an Embedder keeps (~90 KB each at 60 tokens: 45 MB at most)
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -65,8 +62,6 @@ class Embedder:
         self._onnx: Any = None
         self._onnx_key: tuple[str, bool] | None = None
         self.cache: EmbeddingCache | None = None
-        self._token_cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
-        self._token_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -102,7 +97,6 @@ class Embedder:
             key = (str(folder), quantized)
             if self._onnx_key != key:
                 self._onnx, self._onnx_key = onnx_encoder.OnnxEncoder(folder, quantized), key
-                self.clear_token_cache()  # another model's token vectors
         elif quantized:
             raise EmbeddingModelError(
                 f"This index was built with embed_backend=onnx-int8 but {folder} holds no int8 model; "
@@ -113,13 +107,13 @@ class Embedder:
             self.cache = EmbeddingCache(Path(cache_dir), self.model_name, self.variant)
 
     def _export(self, folder: Path, quantized: bool) -> None:
-        """Write the ONNX encoder into `folder`. Unless torch is loaded here already (the "torch" backend, or a
-        caller that loaded the model), a child process does it: torch and the exporter take ~1 GB that this
-        process would keep for the rest of the ingest."""
+        """Write the ONNX encoder into `folder`. Unless the model is loaded in this process already (the "torch"
+        backend, or a caller that loaded it: the tests, the crash test's forked children), a child process does
+        it: torch and the exporter take ~1 GB that this process would keep for the rest of the ingest."""
         from . import onnx_encoder
 
         try:
-            if self._model is None:
+            if self._model is None and not _load.cache_info().currsize:  # torch not loaded in this process
                 onnx_encoder.export_in_child(self.model_name, resolve_model_path(self.model_name), folder, quantized)
             else:
                 onnx_encoder.export(self.model, self.model_name, resolve_model_path(self.model_name), folder, quantized)
@@ -163,10 +157,11 @@ class Embedder:
         token states instead of passes of their own: one pass per passage instead of one per text. A text's vector
         is exactly `encode`'s (mean pooling over all its tokens). A group whose characters fall beyond the
         encoder's longest input (truncated) is encoded on its own instead, as the text its spans join to.
+        The pooled vectors are float16, as the node store keeps them, and are the very arrays the cache holds.
         """
         dim = self.dimension
         vectors = np.zeros((len(texts), dim), dtype=np.float32)
-        pooled = [np.zeros((len(g), dim), dtype=np.float32) for g in groups]
+        pooled = [np.zeros((len(g), dim), dtype=np.float16) for g in groups]
         todo = list(range(len(texts)))
         if self.cache is not None:
             todo = [i for i in todo if not self.cache.recall(pooled_keys(texts[i], groups[i]), vectors, pooled, i)]
@@ -212,26 +207,9 @@ class Embedder:
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces and their contextual vectors (unit length), from the same model that embeds
-        the texts. The last `TOKEN_CACHE` texts' are kept in memory: the passages a user's questions land on
-        recur, and their sentences need not be encoded again."""
-        with self._token_lock:
-            known = {t: self._token_cache[t] for t in texts if t in self._token_cache}
-            for text in known:
-                self._token_cache.move_to_end(text)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        fresh = dict(zip(missing, self._token_vectors_uncached(missing), strict=True)) if missing else {}
-        with self._token_lock:
-            for text, value in fresh.items():
-                self._token_cache[text] = value
-            while len(self._token_cache) > TOKEN_CACHE:
-                self._token_cache.popitem(last=False)
-        return [known.get(t) or fresh[t] for t in texts]
-
-    def clear_token_cache(self) -> None:
-        with self._token_lock:
-            self._token_cache.clear()
-
-    def _token_vectors_uncached(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        the texts, in one encoder run. Never kept: the int8 encoder quantises activations per batch, so a text's
+        vectors depend a little on its batch, and kept across questions they made an answer depend on the
+        questions asked before it."""
         if self.onnx_active:
             return self._onnx.token_vectors(list(texts))
         model = self.model
@@ -340,14 +318,14 @@ class EmbeddingCache:
             self.misses += 1
             return False
         self.hits += 1
-        vectors[i], pooled[i][:] = own, groups
+        vectors[i], pooled[i] = own, groups  # the cached array itself: no copy
         return True
 
     def remember(self, texts: list[str], vector: np.ndarray, pooled: np.ndarray) -> None:
         """A passage's vector (float32: what Chroma gets) and its pooled vectors, one float16 array (as the node
         store keeps them: half the memory, and one entry per passage instead of one per sentence)."""
         self.rows[self.key(texts[0])] = np.asarray(vector, dtype=np.float32)
-        self.rows[self.key(texts[1])] = np.asarray(pooled, dtype=np.float16)
+        self.rows[self.key(texts[1])] = np.asarray(pooled, dtype=np.float16)  # (kept, not copied, when float16)
 
     def save(self, keep: list[str] | None = None) -> None:
         """Write the cache; with `keep`, only those texts' vectors (drops what the index no longer uses)."""
@@ -367,7 +345,8 @@ class EmbeddingCache:
         arrays["vectors16"] = np.concatenate(list(grouped.values())) if grouped else np.zeros((0, 0), np.float16)
         tmp = self.folder / f".{self.FILE}.{os.getpid()}.tmp"
         with tmp.open("wb") as handle:
-            np.savez(handle, **arrays)
+            save_arrays: Any = np.savez  # (numpy's stubs take a keyword unpacking for its allow_pickle flag)
+            save_arrays(handle, **arrays)
         os.replace(tmp, self.folder / self.FILE)  # keys and vectors change together or not at all
 
 

@@ -192,19 +192,22 @@ def _skip(report: IngestReport, plan: _Plan, source: str, previous: dict[str, An
     report.skipped.append(SkippedFile(source, reason))
 
 
-def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
-    """One encoder pass per chunk: its vector, and each of its sentences' vectors alone and in context, pooled
-    from the chunk's token states (`Embedder.encode_pooled`), reporting progress."""
+def _embed(
+    embedder: Embedder, chunks: list[Chunk], progress: Progress | None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One encoder pass per chunk: its vector, and each chunk's sentence vectors, alone and in context, pooled from
+    its token states (`Embedder.encode_pooled`; one (sentences, 2, dim) array per chunk), reporting progress."""
     texts, groups = pooled_inputs(chunks)
     total = sum(map(len, texts))  # progress in characters: chunks differ in length
     bar = _progress_bar(total) if progress is None and len(texts) > 100 else None
     vectors, rows, done, started = [], [], 0, time.perf_counter()
-    for i in range(0, len(texts), EMBED_STEP):
-        part, spans = texts[i : i + EMBED_STEP], groups[i : i + EMBED_STEP]
+    for i, j in _steps(chunks):
+        part, spans = texts[i:j], groups[i:j]
         chunk_vectors, pooled = embedder.encode_pooled(part, spans)
         vectors.append(chunk_vectors)
-        # (alone…, in context…) of each chunk -> (sentences, 2, dim), float16 as stored: a 100k build holds ~0.5 GB
-        rows += [p.reshape(2, -1, p.shape[-1]).transpose(1, 0, 2).astype(np.float16) for p in pooled]
+        # (alone…, in context…) of each chunk -> (sentences, 2, dim): views of the (cached) float16 arrays, copied
+        # once, into the generation's array (`_sentence_vectors`); a 100k build holds ~0.5 GB of them
+        rows += [p.reshape(2, -1, p.shape[-1]).transpose(1, 0, 2) for p in pooled]
         done += sum(map(len, part))
         if progress:
             progress(done, total, embedding_status(done, total, time.perf_counter() - started))
@@ -213,8 +216,20 @@ def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -
     if bar is not None:
         bar.close()
     if not texts:
-        return np.zeros((0, 0), np.float32), np.zeros((0, 2, 0), np.float16)
-    return np.concatenate(vectors), np.concatenate(rows)
+        return np.zeros((0, 0), np.float32), []
+    return np.concatenate(vectors), rows
+
+
+def _steps(chunks: list[Chunk]) -> list[tuple[int, int]]:
+    """Runs of at most EMBED_STEP chunks of one document. The int8 encoder quantises activations per batch, so a
+    chunk's vectors depend a little on what shares its batch: batches never mix documents, and a document gets
+    the same vectors whatever else the corpus holds (its PDF and its text version answer alike)."""
+    steps, start = [], 0
+    for end in range(1, len(chunks) + 1):
+        if end == len(chunks) or end - start == EMBED_STEP or chunks[end].source != chunks[start].source:
+            steps.append((start, end))
+            start = end
+    return steps
 
 
 def embedding_status(done: int, total: int, seconds: float) -> str:
@@ -234,12 +249,12 @@ def _progress_bar(total: int) -> Any:
 def _add_to_chroma(collection: Any, chunks: list[Chunk], vectors: np.ndarray) -> None:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    nodes = [to_text_node(chunk) for chunk in chunks]
-    for node, vector in zip(nodes, vectors, strict=True):
-        node.embedding = vector.tolist()
     store = ChromaVectorStore(chroma_collection=collection)
-    for i in range(0, len(nodes), 1000):
-        store.add(nodes[i : i + 1000])
+    for i in range(0, len(chunks), 1000):  # nodes made batch by batch: 100k as Python floats would take ~1.2 GB
+        nodes = [to_text_node(chunk) for chunk in chunks[i : i + 1000]]
+        for node, vector in zip(nodes, vectors[i : i + 1000], strict=True):
+            node.embedding = vector.tolist()
+        store.add(nodes)
 
 
 def _remove_orphans(collection: Any, valid: set[str]) -> None:
@@ -251,7 +266,7 @@ def _remove_orphans(collection: Any, valid: set[str]) -> None:
 
 
 def _merge(
-    old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: np.ndarray
+    old: NodeStore, plan: _Plan, new_chunks: list[Chunk], new_vectors: list[np.ndarray]
 ) -> tuple[NodeStore, list[int]]:
     """The new generation's nodes (kept and new chunks in (source, start) order), and for each chunk its row in
     `old`, or -1 for a new one (what `nodes.Carry` takes over)."""
@@ -265,25 +280,27 @@ def _merge(
 
 
 def _sentence_vectors(
-    old: NodeStore, new_chunks: list[Chunk], new_vectors: np.ndarray, chunks: list[Chunk], sources: list[int]
+    old: NodeStore, new_chunks: list[Chunk], new_vectors: list[np.ndarray], chunks: list[Chunk], sources: list[int]
 ) -> np.ndarray:
-    """Sentence vectors of `chunks`, where chunk j comes from row sources[j] of old.chunks + new_chunks: gathered
-    in one indexing pass as float16 (as stored), not chunk by chunk (13 s at 100k chunks)."""
-    n_old, n_old_rows = len(old.chunks), len(old.sentence_vectors)
-    new_starts = np.cumsum([n_old_rows] + [len(c.sentences) for c in new_chunks])
-    src = np.array([old.offsets[s] if s < n_old else new_starts[s - n_old] for s in sources], dtype=np.int64)
+    """Sentence vectors of `chunks`, where chunk j comes from row sources[j] of old.chunks + new_chunks, in one
+    float16 array (as stored): the kept chunks' rows gathered in one indexing pass (not chunk by chunk: 13 s at
+    100k chunks), each new chunk's array copied into its place."""
+    n_old = len(old.chunks)
     counts = np.array([len(c.sentences) for c in chunks], dtype=np.int64)
     total = int(counts.sum())
     if not total:
         return np.zeros((0, 2, 0), np.float16)
     dst = np.cumsum(counts) - counts
-    index = np.repeat(src - dst, counts) + np.arange(total)
-    from_old = index < n_old_rows
-    dim = (old.sentence_vectors if from_old.any() else new_vectors).shape[2]
+    is_old = np.array([s < n_old for s in sources], dtype=bool)
+    dim = next((v.shape[2] for v in new_vectors if v.size), None) or old.sentence_vectors.shape[2]
     out = np.empty((total, 2, dim), dtype=np.float16)
-    for mask, vectors, first in ((from_old, old.sentence_vectors, 0), (~from_old, new_vectors, n_old_rows)):
-        if mask.any():  # (an empty side may have no vector width at all)
-            out[mask] = vectors[index[mask] - first]
+    if is_old.any():
+        kept = counts[is_old]
+        first = np.array([old.offsets[s] for s in sources if s < n_old], dtype=np.int64)  # each one's row in old
+        within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)  # 0, 1, … inside each chunk
+        out[np.repeat(dst[is_old], kept) + within] = old.sentence_vectors[np.repeat(first, kept) + within]
+    for j in np.flatnonzero(~is_old):
+        out[dst[j] : dst[j] + counts[j]] = new_vectors[sources[j] - n_old]
     return out
 
 
