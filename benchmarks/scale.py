@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -63,18 +64,16 @@ def run_size(size: int, pool: int, fresh: bool = False) -> dict[str, object]:
     assistant = Assistant.open(settings=settings)
     assistant.embedder = embedder
     counted = {"n": 0}
-    original, original_states = embedder._encode_uncached, embedder._token_states
 
-    def counting(texts: list[str]) -> object:
-        counted["n"] += len(texts)
-        return original(texts)
+    def counting(encode: Any) -> Any:  # the texts that really go through the encoder
+        def wrapper(texts: list[str]) -> object:
+            counted["n"] += len(texts)
+            return encode(texts)
 
-    def counting_states(texts: list[str]) -> object:
-        counted["n"] += len(texts)
-        return original_states(texts)
+        return wrapper
 
-    embedder._encode_uncached = counting  # type: ignore[method-assign]
-    embedder._token_states = counting_states  # type: ignore[method-assign]
+    embedder._encode_uncached = counting(embedder._encode_uncached)  # type: ignore[method-assign]
+    embedder._token_states = counting(embedder._token_states)  # type: ignore[method-assign]
     rss_before = _peak_rss_mib()
     t0 = time.perf_counter()
     report = assistant.ingest(rebuild=True)

@@ -275,14 +275,14 @@ def _merge(
     origin = kept + list(range(len(old.chunks), len(old.chunks) + len(new_chunks)))  # rows of old + new
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
     ordered, sources = [chunks[i] for i in order], [origin[i] for i in order]
-    vectors = _sentence_vectors(old, new_chunks, new_vectors, ordered, sources)
+    vectors = _sentence_vectors(old, new_vectors, ordered, sources)
     return NodeStore(ordered, vectors), [s if s < len(old.chunks) else -1 for s in sources]
 
 
 def _sentence_vectors(
-    old: NodeStore, new_chunks: list[Chunk], new_vectors: list[np.ndarray], chunks: list[Chunk], sources: list[int]
+    old: NodeStore, new_vectors: list[np.ndarray], chunks: list[Chunk], sources: list[int]
 ) -> np.ndarray:
-    """Sentence vectors of `chunks`, where chunk j comes from row sources[j] of old.chunks + new_chunks, in one
+    """Sentence vectors of `chunks`, where chunk j comes from row sources[j] of old.chunks + the new chunks, in one
     float16 array (as stored): the kept chunks' rows gathered in one indexing pass (not chunk by chunk: 13 s at
     100k chunks), each new chunk's array copied into its place."""
     n_old = len(old.chunks)

@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,17 @@ class OnnxEncoder:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0], mask
 
+    def _longest_first(
+        self, encodings: list[Any], batch_size: int
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(the encodings' indices, last hidden state, attention mask) batch by batch, longest texts first, so each
+        batch pads to similar lengths (sentence-transformers does the same)."""
+        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            hidden, mask = self._run([encodings[i] for i in rows])
+            yield rows, hidden, mask
+
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces (without [CLS]/[SEP]) and their contextual vectors, unit length: what
         `scorer.alignment` compares token by token."""
@@ -219,13 +231,10 @@ class OnnxEncoder:
         if self.do_lower_case:  # keeping each character's place, so the offsets stay the text's
             texts = ["".join(c.lower() if len(c.lower()) == 1 else c for c in t) for t in texts]
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros((0, 2), np.int64), np.zeros((0, 0), np.float32))] * len(
             texts
         )
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            hidden, _ = self._run([encodings[i] for i in rows])
+        for rows, hidden, _ in self._longest_first(encodings, batch_size):
             for r, i in enumerate(rows):
                 n = len(encodings[i].ids)
                 offsets = np.asarray(encodings[i].offsets, dtype=np.int64).reshape(n, 2)
@@ -238,12 +247,8 @@ class OnnxEncoder:
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         encodings = self.tokenizer.encode_batch(list(texts))
-        # longest first, so each batch pads to similar lengths (sentence-transformers does the same)
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            hidden, mask = self._run([encodings[i] for i in rows])
+        for rows, hidden, mask in self._longest_first(encodings, batch_size):
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
