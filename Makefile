@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test soak install dev ocr index lint bench bench-quick browser clean train lexicon
+.PHONY: run test soak install dev ocr index lint bench bench-quick browser clean train reader lexicon
 
 run: install index
 	$(PY) app.py
@@ -75,6 +75,17 @@ bench-quick: dev
 # refit the answer scorer shipped in src/cityqa/reading/models/scorer.json (about 2 min on 2 cores; see README "Answer scorer")
 SQUAD ?= ../shared/bench/squad-public.json
 train: install
+	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --work train-work
+
+# retrain the pair reader shipped in src/cityqa/reading/models/reader/ (about an hour on 2 cores, in the background;
+# needs train-work/groups.pkl from `make train`; see README "Pair reader"), then export its best checkpoint and
+# refit the scorer on it
+NLI ?= ../shared/nli
+reader: install
+	test -f train-work/groups.pkl || $(MAKE) train
+	$(PY) -m cityqa.evaluation.reader_train --work train-work --nli $(NLI) --squad $(SQUAD) --out reader-work \
+		--minutes 60 > reader-work.log 2>&1
+	$(PY) -m cityqa.evaluation.reader_train --export reader-work/best
 	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --work train-work
 
 # Rebuild src/cityqa/reading/models/lexicon.json.gz (the fact-checker's WordNet tables) from Debian's wordnet-base.

@@ -353,3 +353,41 @@ def test_final_label_and_accuracy_count_a_close_true_claim_as_right() -> None:
                                                                                        "not_found"])
     assert metrics["accuracy"] == 0.75 and metrics["true_supported_or_close"] == 1.0
     assert metrics["true_supported"] == 0.5 and metrics["altered_close"] == 0.5
+
+
+# ------------------------------------------------------------------ the pair reader's part
+
+
+def test_a_claim_is_repaired_with_the_sources_values() -> None:
+    from cityqa.types import Mismatch
+
+    claim = "The Harbor Office was launched in 2019 with 14 staff."
+    repaired = factcheck._repaired(claim, [Mismatch("2019", "2021", "date"), Mismatch("14", "twelve", "number")])
+    assert repaired == "The Harbor Office was launched in 2021 with twelve staff."
+    assert factcheck._repaired(claim, [Mismatch("2018", "2021", "date")]) is None  # not in the claim as shown
+
+
+def test_only_value_mismatches_are_repaired_and_words_said_otherwise_are_read_as_is() -> None:
+    evidence = Text.of("The Harbor Office opened in 2021 with twelve employees.")
+    reworded = compare(Text.of("The Harbor Office opened in 2021 with twelve staff."), evidence)
+    swapped = compare(Text.of("The Harbor Office opened in 2019 with twelve employees."), evidence)
+    assert not factcheck._value_mismatches(reworded)  # a word in the object's slot: wording, not a value
+    assert [m.kind for m in factcheck._value_mismatches(swapped)] == ["date"]
+
+
+@pytest.mark.parametrize(("claim", "expected"), [
+    ("The Harbor Office was launched in 2019.", "contradicted"),  # same event, worded otherwise, another year
+    ("The Harbor Office began in 2021.", "close"),  # the same in other words: a person checks the words
+])
+def test_the_reader_settles_what_the_alignment_leaves_open(claim: str, expected: str) -> None:
+    from cityqa.reading.reader import default_reader
+
+    source = "The Harbor Office opened in 2021 under a director who reports to the city manager."
+    reader = default_reader()
+    assert reader is not None
+    comparison = compare(Text.of(claim), Text.of(source))
+    assert not comparison.supports and not comparison.contradicts  # the alignment alone cannot decide
+    logit = float(reader.logits([source], [factcheck._repaired(claim, comparison.mismatches) or claim])[0])
+    settled = "contradicted" if comparison.mismatches and logit >= factcheck.READ_REPAIR else (
+        "close" if not comparison.mismatches and logit >= factcheck.READ_CLOSE else "not_found")
+    assert settled == expected, (comparison, logit)

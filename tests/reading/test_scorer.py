@@ -77,12 +77,14 @@ def test_answerability_features_use_the_best_candidate() -> None:
     features = np.zeros((3, len(FEATURES)), dtype=np.float32)
     features[1, FEATURES.index("cos_max")] = 0.8
     align = np.array([[0.0, 0.0, 0.0], [0.9, 0.7, 0.0], [0.5, 0.2, 0.5]])
-    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align, Contrast(opposite=("rose", "fall")))
+    out = answerability_features(np.array([0.1, 2.0, 1.5]), features, align, Contrast(opposite=("rose", "fall")),
+                                 reader=2.5)
     assert len(out) == len(ANSWERABILITY_FEATURES)
     assert out[ANSWERABILITY_FEATURES.index("opposite")] == 1.0 and out[ANSWERABILITY_FEATURES.index("negated")] == 0
     assert out[0] == 2.0 and out[1] == pytest.approx(0.5)
     assert out[ANSWERABILITY_FEATURES.index("cos_max")] == pytest.approx(0.8)
     assert out[ANSWERABILITY_FEATURES.index("align_min")] == pytest.approx(0.7)
+    assert out[ANSWERABILITY_FEATURES.index("reader")] == pytest.approx(2.5)  # the pair reader's logit for it
 
 
 @pytest.mark.parametrize(("question", "sentence", "expected"), [

@@ -31,6 +31,7 @@ from ..documents.text import (
 )
 from ..index.embeddings import Embedder
 from ..index.nodes import NodeStore
+from ..reading.reader import PairReader, default_reader, reader_text
 from ..reading.scorer import (
     NO_CONTRAST,
     Contrast,
@@ -118,12 +119,14 @@ class Extractor:
     """Scores and selects answer sentences within one index generation."""
 
     def __init__(
-        self, nodes: NodeStore, settings: Settings, model: ScorerModel | None = None, embedder: Embedder | None = None
+        self, nodes: NodeStore, settings: Settings, model: ScorerModel | None = None, embedder: Embedder | None = None,
+        reader: PairReader | None = None,
     ) -> None:
         self.nodes = nodes
         self.settings = settings
         self._model = model
         self.embedder = embedder  # token vectors for stage 2; without one, stage 1 decides alone
+        self._reader = reader
         df = nodes.frequencies()
         n = max(1, len(nodes.chunks))
         floor = MIN_DF_SHARE * n
@@ -135,6 +138,19 @@ class Extractor:
         for i, chunk in enumerate(nodes.chunks):
             self._chunks_of.setdefault(chunk.source, []).append(i)
         self._doc_freq: dict[str, Counter[str]] = {}  # per source, counted on first use (a few ms per document)
+
+    @property
+    def reader(self) -> PairReader | None:
+        """The pair reader the confidence reads the best candidate with, and the fact-checker its claims (the
+        bundled one unless one was given)."""
+        if self._reader is None:
+            self._reader = default_reader()
+            if self._reader is None and self.model.reads:
+                from ..errors import ConfigError
+
+                raise ConfigError("The answer scorer reads with the pair reader, which is not installed "
+                                  "(cityqa/reading/models/reader/); reinstall cityqa or run `make reader`.")
+        return self._reader
 
     @property
     def model(self) -> ScorerModel:
@@ -298,12 +314,20 @@ class Extractor:
             logits = merge_logits(first, top, model.stage2.logit(stage2_features(first[top], align[top])))
         best_one = scored[best_candidate(logits)]
         best_one.contrast = contrast(view, self.quote_text(best_one), self.sentence_before(best_one))
-        confidence = model.confidence(logits, features, align, best_one.contrast)
+        confidence = model.confidence(logits, features, align, best_one.contrast, self.read(question, best_one))
         best = float(logits.max())
         for s, logit in zip(scored, logits, strict=True):
             s.score = confidence * math.exp(min(0.0, float(logit) - best))
         scored.sort(key=lambda s: (-s.score, s.hit.rank))
         return scored
+
+    def read(self, question: str, s: Scored) -> float:
+        """The pair reader's logit for `question` against a candidate and the sentence before it (0 without a
+        reader, when the scorer gives it no weight)."""
+        reader = self.reader if self.model.reads else None
+        if reader is None:
+            return 0.0
+        return float(reader.logits([reader_text(self.sentence_before(s), self.quote_text(s))], [question])[0])
 
     @staticmethod
     def quote_text(s: Scored) -> str:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..documents.text import STOPWORDS, content_terms
+from ..reading.reader import READER_DIR, OnnxPairReader, reader_text
 from ..reading.scorer import (
     ANSWERABILITY_FEATURES,
     FEATURES,
@@ -322,6 +323,12 @@ def choose_threshold(conf: np.ndarray, correct: np.ndarray, answerable: np.ndarr
     return float(min(grid, key=lambda t: (round(costs(conf, correct, answerable, float(t), cost_wrong), 9), t)))
 
 
+def break_even(cost_wrong: float = COST_WRONG) -> float:
+    """The probability above which quoting costs less than abstaining, for a calibrated confidence: 5/6 at a cost
+    of 5 (rounded to the threshold grid)."""
+    return round(cost_wrong / (1.0 + cost_wrong), 2)
+
+
 def curve(conf: np.ndarray, correct: np.ndarray, groups: list[Group]) -> dict[str, list[dict[str, float]]]:
     """What each threshold gives on the dev questions of each origin: evidence cited and false "not found" on the
     answerable ones, abstained on the unanswerable ones asked and on the made ones, wrong quotes per question."""
@@ -346,7 +353,7 @@ def curve(conf: np.ndarray, correct: np.ndarray, groups: list[Group]) -> dict[st
 
 
 def fit_confidence(
-    groups: list[Group], stage1: Linear, encoder: Any, stage2: Linear | None = None
+    groups: list[Group], stage1: Linear, encoder: Any, reader: Any, stage2: Linear | None = None
 ) -> tuple[Linear, np.ndarray, np.ndarray]:
     """Stage 2 (fitted here on `groups` unless given) and, per question, the confidence model's inputs (as at
     question time) and whether its best candidate is right."""
@@ -362,7 +369,10 @@ def fit_confidence(
         full[top] = a
         best = best_candidate(logits)
         found = contrast(QuestionView.of(g.question), g.quotes[best], g.befores[best])
-        rows.append(answerability_features(logits, g.features, full, found))
+        read = 0.0
+        if reader is not None:  # as `Extractor.read`: the question against the best candidate and the one before it
+            read = float(reader.logits([reader_text(g.befores[best], g.quotes[best])], [g.question])[0])
+        rows.append(answerability_features(logits, g.features, full, found, read))
         correct.append(g.answerable and g.labels[best] > 0)
     return stage2, np.vstack(rows), np.array(correct)
 
@@ -380,7 +390,7 @@ def recalibrate(model: Linear, x: np.ndarray, ok: np.ndarray, weights: np.ndarra
     return Linear(model.names, model.mean, model.scale, model.weights * a, model.bias * a + b)
 
 
-def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) -> dict[str, Any]:
+def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, reader: Any) -> dict[str, Any]:
     """Stage 2 on the dev questions as asked; the confidence model on the dev SQuAD article's questions and the
     report's training questions, with the user-style negatives made from them, weighted so that SQuAD and the
     report count alike (its confidence must be a probability on both kinds of document); the two thresholds by cost
@@ -388,9 +398,9 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) 
     has not seen: report-like questions, as staff ask them. With the dev figures they reach and the dev curve."""
     from .metrics import calibration
 
-    stage2, _, _ = fit_confidence([g for g in dev if g.kind == "asked"], stage1, encoder)
-    _, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, stage2)
-    _, x_train, ok_train = fit_confidence(train, stage1, encoder, stage2)
+    stage2, _, _ = fit_confidence([g for g in dev if g.kind == "asked"], stage1, encoder, reader)
+    _, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, reader, stage2)
+    _, x_train, ok_train = fit_confidence(train, stage1, encoder, reader, stage2)
     gold_train = np.array([g.origin == "gold" for g in train])
     squad_dev = np.array([g.origin == "squad" for g in dev])
     fit_groups = [*(g for g in dev if g.origin == "squad"), *(g for g in train if g.origin == "gold")]
@@ -406,7 +416,9 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any) 
     answerable = np.array([g.answerable for g in everything])
     ok = np.concatenate([ok_train, ok_dev])
     report = np.array([g.origin == "gold" and g.split == "dev" for g in everything])
-    threshold = choose_threshold(conf[report], ok[report], answerable[report], COST_WRONG)
+    # never below the break-even of a calibrated probability: quoting at p costs COST_WRONG * (1 - p) against p for
+    # abstaining; a dev minimum below it comes from a flat curve over a few dozen questions, not from the model
+    threshold = max(choose_threshold(conf[report], ok[report], answerable[report], COST_WRONG), break_even())
     closest = choose_threshold(conf[report], ok[report], answerable[report], 1.0)
     asked = np.array([g.kind == "asked" for g in everything])
     figures = {}
@@ -436,6 +448,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--work", type=Path, default=Path("train-work"), help="indexes and mined candidates")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--reader", default=str(READER_DIR),
+                        help="the pair reader's folder (`make reader`), or 'none' to fit without it")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     mined = args.work / "groups.pkl"
@@ -461,7 +475,8 @@ def main(argv: list[str] | None = None) -> None:
     split = squad_split(load_squad(args.squad))
     encoder = Embedder()
     encoder.use_index(args.work / "gold-index", "onnx-int8")  # the int8 encoder every index exports
-    fitted = fit_dev(train, dev, stage1, encoder)
+    reader = None if args.reader == "none" else OnnxPairReader(Path(args.reader))
+    fitted = fit_dev(train, dev, stage1, encoder, reader)
     log(f"dev: {json.dumps(fitted['dev'])}; threshold {fitted['threshold']}")
     scorer = {
         "stage1": stage1.to_dict(), **fitted, "top_n": TOP_N, "seed": SEED,

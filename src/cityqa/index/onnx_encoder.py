@@ -107,13 +107,26 @@ def quantize(folder: Path) -> None:
 
 
 def _export_fp32(st_model: Any, model_name: str, model_path: str, folder: Path) -> None:
-    import torch
-
     transformer = st_model[0]
-    hf_model = transformer.auto_model.eval()
     pooling = st_model[1] if len(st_model) > 1 else None
     if pooling is not None and not getattr(pooling, "pooling_mode_mean_tokens", True):
         raise ValueError(f"{model_name}: only mean pooling can be exported to ONNX")
+    meta = {
+        "version": EXPORT_VERSION, "model": model_name, "dimension": int(_dimension(st_model)),
+        "max_seq_length": int(st_model.max_seq_length), "pooling": "mean", "normalize": True,
+        "do_lower_case": bool(getattr(transformer, "do_lower_case", False)),
+    }
+    tokenizer = Path(model_path) / "tokenizer.json"
+    export_transformer(transformer.auto_model, tokenizer if tokenizer.is_file() else transformer.tokenizer, meta,
+                       folder)
+
+
+def export_transformer(hf_model: Any, tokenizer: Path | Any, meta: dict[str, Any], folder: Path,
+                       extra: dict[str, str] | None = None) -> None:
+    """Export a Hugging Face transformer (input ids, attention mask, token types -> last hidden state) to
+    `folder` atomically, with its tokenizer (a `tokenizer.json` path, or a loaded fast tokenizer), `meta` and any
+    `extra` files (name -> text). The sentence encoder and the pair reader are both exported this way."""
+    import torch
 
     class _Wrapper(torch.nn.Module):
         def __init__(self, model: Any) -> None:
@@ -131,24 +144,20 @@ def _export_fp32(st_model: Any, model_name: str, model_path: str, folder: Path) 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape-dependent branches: fine for this model
         torch.onnx.export(
-            _Wrapper(hf_model), (), str(tmp / FP32), dynamo=False,
+            _Wrapper(hf_model.eval()), (), str(tmp / FP32), dynamo=False,
             kwargs={"input_ids": ids, "attention_mask": ids, "token_type_ids": torch.zeros_like(ids)},
             input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
             dynamic_axes={name: {0: "batch", 1: "seq"} for name in
                           ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
             opset_version=17,
         )
-    tokenizer = Path(model_path) / "tokenizer.json"
-    if tokenizer.is_file():
+    if isinstance(tokenizer, Path):
         shutil.copy(tokenizer, tmp / "tokenizer.json")
-    else:  # a model folder without tokenizer.json: save the fast tokenizer sentence-transformers loaded
-        transformer.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-    meta = {
-        "version": EXPORT_VERSION, "model": model_name, "dimension": int(_dimension(st_model)),
-        "max_seq_length": int(st_model.max_seq_length), "pooling": "mean", "normalize": True,
-        "do_lower_case": bool(getattr(transformer, "do_lower_case", False)),
-    }
+    else:  # a model folder without tokenizer.json: save the fast tokenizer that was loaded
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
     (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    for name, text in (extra or {}).items():
+        (tmp / name).write_text(text, encoding="utf-8")
     if folder.exists():
         shutil.rmtree(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)

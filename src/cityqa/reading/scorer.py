@@ -13,10 +13,11 @@ training half of the gold questions, never on the articles or questions reported
    closest token in the sentence, by the contextual token vectors of the same bundled model (no other model,
    about 2 ms a sentence); a second logistic regression combines stage 1's logit with the alignment.
 3. **Confidence**: a third logistic regression, fitted on held-out data, turns the best candidate's logit, its
-   lead over the runner-up, whether it holds the question's names, numbers, rarest words and what is asked about,
-   whether it holds a value of the kind asked (`type_found`), the share of the question's words no document uses,
-   how well the question aligns with it, and two signs that it only seems to answer (`contrast`: the question
-   negates and the sentence does not, or it asks with the opposite of a word the sentence uses) into
+   lead over the runner-up, the pair reader's logit for it (`reading.reader`: the question and the candidate read
+   together by a fine-tuned cross-encoder), whether it holds the question's names, numbers, rarest words and what
+   is asked about, whether it holds a value of the kind asked (`type_found`), the share of the question's words no
+   document uses, how well the question aligns with it, and two signs that it only seems to answer (`contrast`: the
+   question negates and the sentence does not, or it asks with the opposite of a word the sentence uses) into
    `Answer.confidence`: the probability that the quoted sentence answers the question. The assistant quotes from
    the threshold chosen with it for the cost of a wrong quote, offers the closest passage from a lower one, and
    otherwise says "not found" (see `evaluation.train`).
@@ -301,10 +302,17 @@ class ScorerModel:
             raise ConfigError(f"The answer scorer {path} was fitted on other features; run `make train` again.")
         self.meta = data
 
-    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast) -> float:
+    @property
+    def reads(self) -> bool:
+        """Whether the confidence model gives the pair reader's logit any weight (then it needs the reader)."""
+        return abs(float(self.answerable.weights[ANSWERABILITY_FEATURES.index("reader")])) > 0
+
+    def confidence(self, logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast,
+                   reader: float = 0.0) -> float:
         """The probability that the best candidate answers the question (see `answerability_features`); `found`
-        is the `contrast` of that candidate with the question."""
-        return float(_sigmoid(self.answerable.logit(answerability_features(logits, features, align, found))))
+        is the `contrast` of that candidate with the question, `reader` the pair reader's logit for it."""
+        row = answerability_features(logits, features, align, found, reader)
+        return float(_sigmoid(self.answerable.logit(row)))
 
 
 # ------------------------------------------------------------------ stage 2: token alignment
@@ -358,8 +366,8 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 # whether it says the opposite of what is asked (`contrast`).
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
                  "missing_top", "unknown", "head_near")
-ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "negated",
-                          "opposite", "type_found")
+ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "reader",
+                          "negated", "opposite", "type_found")
 # The values that answer each kind of question (`SENTENCE_TYPES`): a year for "when", a count, amount or share for
 # "how many", a name the question does not give for "who" and "where"; other kinds ask for no typed value.
 _ANSWER_VALUES = {"date": ("year",), "number": ("number", "percent"), "person": ("new_name",),
@@ -381,17 +389,18 @@ def best_candidate(logits: np.ndarray) -> int:
     return int(np.argsort(-logits, kind="stable")[0])
 
 
-def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast
-                           ) -> np.ndarray:
+def answerability_features(logits: np.ndarray, features: np.ndarray, align: np.ndarray, found: Contrast,
+                           reader: float = 0.0) -> np.ndarray:
     """Inputs of the confidence model for one question: `logits` of its candidates (final stage), `features`
     their stage-1 feature matrix, `align` the alignment of each candidate (zeros where not aligned), `found` the
-    `contrast` of the best candidate with the question."""
+    `contrast` of the best candidate with the question, `reader` the pair reader's logit for the question against
+    the best candidate (`reading.reader`)."""
     order = np.argsort(-logits, kind="stable")
     best = float(logits[order[0]])
     margin = best - float(logits[order[1]]) if len(order) > 1 else 5.0
     top = features[order[0]]
     return np.array([best, min(margin, 5.0), *(float(top[FEATURES.index(n)]) for n in _TOP_FEATURES),
-                     *align[order[0]].tolist(), *found.features, type_found(top)])
+                     *align[order[0]].tolist(), reader, *found.features, type_found(top)])
 
 
 def log1p(x: float) -> float:
