@@ -387,7 +387,8 @@ def test_the_reader_settles_what_the_alignment_leaves_open(claim: str, expected:
     assert reader is not None
     comparison = compare(Text.of(claim), Text.of(source))
     assert not comparison.supports and not comparison.contradicts  # the alignment alone cannot decide
-    logit = float(reader.logits([source], [factcheck._repaired(claim, comparison.mismatches) or claim])[0])
-    settled = "contradicted" if comparison.mismatches and logit >= factcheck.READ_REPAIR else (
-        "close" if not comparison.mismatches and logit >= factcheck.READ_CLOSE else "not_found")
-    assert settled == expected, (comparison, logit)
+    repaired = factcheck._repaired(claim, comparison.mismatches) if comparison.mismatches else None
+    logit = float(reader.logits([source], [repaired or claim])[0])
+    reading = factcheck.Reading(factcheck.Candidate([], comparison, 0), repaired is not None, logit)
+    settled = factcheck.settle(claim, [reading])
+    assert (settled.verdict if settled else "not_found") == expected, (comparison, logit)

@@ -782,7 +782,7 @@ def _candidates(
     singles: dict[tuple[str, int], Comparison] = {}
 
     def comparison(chunk: Chunk, group: list[Scored]) -> Comparison:
-        evidence = Text.of(" ".join(chunk.sentence_text(s.sentence) for s in group), gazetteer)
+        evidence = Text.of(_evidence_text(group), gazetteer)
         end = group[-1].sentence.end
         if (chunk.id, end) not in contexts:
             contexts[(chunk.id, end)] = Text.of(section_text_before(chunks, chunk, end), gazetteer)
@@ -862,8 +862,9 @@ def _decide(claim: str, candidates: list[Candidate], reader: PairReader | None =
     return _verdict(claim, "not_found", max(0.05, 1.0 - closeness), closest, [])
 
 
-def _evidence_text(c: Candidate) -> str:
-    return " ".join(s.hit.chunk.sentence_text(s.sentence) for s in c.scored)
+def _evidence_text(group: Sequence[Scored]) -> str:
+    """The text of one candidate's sentences, as compared and as read."""
+    return " ".join(s.hit.chunk.sentence_text(s.sentence) for s in group)
 
 
 def _repaired(claim: str, mismatches: Sequence[Mismatch]) -> str | None:
@@ -921,7 +922,7 @@ def readings(reader: PairReader, claim: str, candidates: list[Candidate]) -> lis
         elif _readable_repaired(c):
             hypothesis = _repaired(claim, c.comparison.mismatches)
         if hypothesis is not None:
-            texts.append(_evidence_text(c))
+            texts.append(_evidence_text(c.scored))
             hypotheses.append(hypothesis)
             uses.append((c, hypothesis != claim))
     logits = reader.logits(texts, hypotheses) if texts else np.zeros(0)

@@ -166,11 +166,12 @@ def true_rewrite(s: str, wordnet: WordNet, rng: random.Random) -> tuple[str, str
         options.append(("clause", s[: m2.start()] + "."))
     if (m3 := _ASIDE.search(s)) and len(s.split()) > 10:
         options.append(("aside", s[: m3.start()] + " " + s[m3.end():]))
-    for m in rng.sample(_words(s, wordnet), k=min(6, len(_words(s, wordnet)))):
+    words = _words(s, wordnet)
+    for m in rng.sample(words, k=min(6, len(words))):
         if syn := wordnet.synonyms(m.group(0)):
             options.append(("synonym", _replace(s, m, rng.choice(syn))))
             break
-    for m in _words(s, wordnet):
+    for m in words:
         if hyper := wordnet.hypernyms(m.group(0)):
             options.append(("general", _replace(s, m, rng.choice(hyper))))
             break

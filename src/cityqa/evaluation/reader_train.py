@@ -204,10 +204,11 @@ def export(checkpoint: Path, folder: Path) -> None:
     from ..index.onnx_encoder import FP32, export_transformer, quantize
     from ..reading.reader import MAX_TOKENS
 
-    meta = {"model": "cityqa pair reader (all-MiniLM-L6-v2 fine-tuned)", "dimension": 384,
+    model = AutoModel.from_pretrained(checkpoint)
+    meta = {"model": "cityqa pair reader (all-MiniLM-L6-v2 fine-tuned)", "dimension": model.config.hidden_size,
             "max_seq_length": MAX_TOKENS, "pooling": "mean", "normalize": False, "do_lower_case": False,
             "trained": json.loads((checkpoint / "dev.json").read_text()) if (checkpoint / "dev.json").is_file() else {}}
-    export_transformer(AutoModel.from_pretrained(checkpoint), AutoTokenizer.from_pretrained(checkpoint), meta, folder,
+    export_transformer(model, AutoTokenizer.from_pretrained(checkpoint), meta, folder,
                        {"head.json": (checkpoint / "head.json").read_text()})
     quantize(folder)
     (folder / FP32).unlink()

@@ -398,7 +398,8 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, 
     has not seen: report-like questions, as staff ask them. With the dev figures they reach and the dev curve."""
     from .metrics import calibration
 
-    stage2, _, _ = fit_confidence([g for g in dev if g.kind == "asked"], stage1, encoder, reader)
+    # only stage 2 is kept from this pass, so the reader (which only feeds the confidence's rows) is not run in it
+    stage2, _, _ = fit_confidence([g for g in dev if g.kind == "asked"], stage1, encoder, None)
     _, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, reader, stage2)
     _, x_train, ok_train = fit_confidence(train, stage1, encoder, reader, stage2)
     gold_train = np.array([g.origin == "gold" for g in train])

@@ -169,6 +169,12 @@ def _dimension(st_model: Any) -> int:
     return int(getter())
 
 
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each row's token states averaged over its attention mask (sentence-transformers' mean pooling)."""
+    weights = mask[..., None].astype(np.float32)
+    return np.asarray((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
+
+
 class OnnxEncoder:
     """Encodes texts to unit-length float32 vectors with an exported model (no torch)."""
 
@@ -258,8 +264,7 @@ class OnnxEncoder:
         encodings = self.tokenizer.encode_batch(list(texts))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for rows, hidden, mask in self._longest_first(encodings, batch_size):
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled = mean_pool(hidden, mask)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[rows] = pooled / np.clip(norms, 1e-12, None)
         return out

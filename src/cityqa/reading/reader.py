@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..index.onnx_encoder import OnnxEncoder
+from ..index.onnx_encoder import OnnxEncoder, mean_pool
 from .scorer import MODELS_DIR
 
 READER_DIR = MODELS_DIR / "reader"
@@ -49,10 +49,7 @@ class OnnxPairReader:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         encodings = self._encoder.tokenizer.encode_batch(list(zip(texts, hypotheses, strict=True)))
-        hidden, mask = self._encoder._run(encodings)
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return (pooled @ self._weight + self._bias).astype(np.float32)
+        return (mean_pool(*self._encoder._run(encodings)) @ self._weight + self._bias).astype(np.float32)
 
 
 def reader_text(before: str, quote: str) -> str:
