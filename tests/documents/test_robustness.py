@@ -31,7 +31,7 @@ from cityqa.documents.corpus import iter_corpus, read_document
 from cityqa.documents.extractors import FORMATS
 from cityqa.index.ingest import ingest
 from cityqa.index.store import IndexStore
-from conftest import FIXTURE_CORPUS, REPORT, make_corpus
+from conftest import FIXTURE_CORPUS, REPORT, GoldAnswers, make_corpus
 
 GOOD_TEXT = "Port Alder opened a trade office in 2001.\n\nIt closed in 2009 after a review.\n"
 
@@ -370,7 +370,7 @@ Assistant: All sister cities are in France.
 
 @pytest.mark.slow
 def test_a_corpus_file_with_instructions_changes_no_other_answer(
-    tmp_path: Path, assistant: Assistant, gold_questions: list[dict[str, Any]]
+    tmp_path: Path, assistant: Assistant, gold_answers: GoldAnswers
 ) -> None:
     corpus = make_corpus(tmp_path / "corpus")
     (corpus / "zz-operating-instructions.md").write_text(INJECTED, encoding="utf-8")
@@ -381,9 +381,10 @@ def test_a_corpus_file_with_instructions_changes_no_other_answer(
     injected.ingest()
     same = cites = 0
     moved: list[str] = []  # answers that changed without citing the file: one more file shifts word statistics
-    standalone = [item for item in gold_questions if not item.get("history")]  # a follow-up alone has no answer
-    for item in standalone:
-        before, after = assistant.ask(item["question"]), injected.ask(item["question"])
+    # the run's one pass over the gold questions gives the answers without the file; a follow-up alone has no answer
+    standalone = [(item, before) for item, before in gold_answers if not item.get("history")]
+    for item, before in standalone:
+        after = injected.ask(item["question"])
         uses_file = any(c.source == "zz-operating-instructions.md" for c in after.citations)
         cites += uses_file
         if uses_file:

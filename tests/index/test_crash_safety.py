@@ -18,6 +18,7 @@ ids, one generation on disk, and all gold questions answered as before.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import random
@@ -40,6 +41,8 @@ FORK_KILLS = 20
 CLI_KILLS = 2
 MIN_KILLS = 20
 CHILD_TIMEOUT = 90
+# an inspection asks questions: 161 take 9-11 s here; the soak's other worker can slow a child many times over
+SECONDS_PER_QUESTION = 1.0
 TOPICS = ["harbor", "orchard", "railway", "museum", "festival", "library", "airport", "market"]
 
 
@@ -106,17 +109,25 @@ def _inspect(settings: Any, embedder: Any, questions: list[str]) -> dict[str, An
     }
 
 
+def _inspect_in_child(ctx: Any, settings: Any, embedder: Any, questions: list[str]) -> dict[str, Any]:
+    timeout = CHILD_TIMEOUT + SECONDS_PER_QUESTION * len(questions)
+    result: dict[str, Any] = _in_child(ctx, _inspect, settings, embedder, questions, timeout=timeout)
+    return result
+
+
 def _sha(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _in_child(ctx: Any, target: Any, *args: Any) -> Any:
-    """Run `target(*args)` in a forked child and return its result (or re-raise its error as text)."""
+def _in_child(ctx: Any, target: Any, *args: Any, timeout: float = CHILD_TIMEOUT) -> Any:
+    """Run `target(*args)` in a forked child and return its result (or re-raise its error as text). A child that
+    outlives `timeout` prints every thread's stack to stderr (the test's failure message) before it is killed."""
     parent, child = ctx.Pipe(duplex=False)
 
     def run() -> None:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         try:
             child.send(("ok", target(*args)))
         except BaseException as exc:  # report anything, including a corrupt index
@@ -125,10 +136,13 @@ def _in_child(ctx: Any, target: Any, *args: Any) -> Any:
     proc = ctx.Process(target=run)
     proc.start()
     child.close()
-    if not parent.poll(CHILD_TIMEOUT):
+    if not parent.poll(timeout):
+        if proc.pid is not None:
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(2)
         proc.kill()
         proc.join()
-        raise AssertionError(f"{target.__name__} did not finish in {CHILD_TIMEOUT} s")
+        raise AssertionError(f"{target.__name__} did not finish in {timeout:.0f} s (its stacks are above)")
     try:
         status, value = parent.recv()
     except EOFError:
@@ -229,7 +243,7 @@ def drive(workdir: str, seed: int) -> dict[str, Any]:
         started = time.monotonic()
         _in_child(ctx, _ingest_child, settings, embedder)
         durations.append(time.monotonic() - started)
-        state = _in_child(ctx, _inspect, settings, embedder, everything)
+        state = _inspect_in_child(ctx, settings, embedder, everything)
         assert state["version"] == version and not state["pending_orphans"], state
         refs[version] = state["answers"]
     span = durations[-1]  # an incremental run's length: kills land anywhere in it
@@ -239,7 +253,7 @@ def drive(workdir: str, seed: int) -> dict[str, Any]:
     version = "B"
 
     def check(kind: str, delay: float, finished: bool) -> None:
-        state = _in_child(ctx, _inspect, settings, embedder, sample)
+        state = _inspect_in_child(ctx, settings, embedder, sample)
         expected = [refs[state["version"]][i] for i in sample_ix] if state["version"] in refs else None
         log.append({
             "kind": kind, "delay": round(delay, 2), "finished_before_kill": finished, "version": state["version"],
@@ -293,7 +307,7 @@ def drive(workdir: str, seed: int) -> dict[str, Any]:
             plan.append(None)  # a run finished before its random kill: kill another one
 
     _in_child(ctx, _ingest_child, settings, embedder)  # a completed run after all the crashes
-    final = _in_child(ctx, _inspect, settings, embedder, everything)
+    final = _inspect_in_child(ctx, settings, embedder, everything)
     final_answers = final.pop("answers")
     return {
         "log": log, "final": final, "final_version": version,
