@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cityqa import Assistant, Settings
-from cityqa.index.embeddings import Embedder, EmbeddingCache, encoder_dir
+from cityqa.index.embeddings import Embedder, EmbeddingCache, TokenVectorCache, encoder_dir
 from cityqa.index.onnx_encoder import OnnxEncoder, is_exported
 from cityqa.settings import INT8_SCHEME
 from conftest import make_corpus
@@ -167,3 +167,20 @@ def test_pooled_vectors_are_cached_per_passage(tmp_path: Path, assistant: Assist
     assert np.array_equal(first[0], again[0])  # the passage's vector exactly; its pooled ones in float16, as stored
     assert np.array_equal(first[1][0].astype(np.float16), again[1][0].astype(np.float16))
     assert embedder.cache is not None and (embedder.cache.hits, embedder.cache.misses) == (1, 1)
+
+
+def test_token_vectors_depend_on_the_text_alone_and_are_kept_within_bounds(assistant: Assistant) -> None:
+    """The int8 encoder quantises per run: each text runs alone, so its vectors are the same in any company and
+    whether kept or fresh (an answer never depends on the questions asked before it); the cache stays bounded."""
+    embedder = Embedder(backend="onnx-int8")
+    embedder.use_index(assistant.index_dir)
+    assert embedder.onnx_active
+    embedder.token_cache = TokenVectorCache(2)
+    alone = embedder.token_vectors([TEXTS[1]])[0]
+    embedder.token_cache.clear()
+    in_company = embedder.token_vectors([TEXTS[0], TEXTS[1], TEXTS[2]])
+    kept = embedder.token_vectors([TEXTS[1]])[0]  # from the cache now
+    for tokens, vectors in (in_company[1], kept):
+        assert tokens == alone[0] and np.array_equal(vectors, alone[1])
+    assert alone[1].dtype == np.float32 and np.allclose(np.linalg.norm(alone[1], axis=1), 1.0, atol=2e-3)
+    assert len(embedder.token_cache._kept) == 2 and TEXTS[0] not in embedder.token_cache._kept  # least recent out

@@ -224,17 +224,19 @@ class OnnxEncoder:
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces (without [CLS]/[SEP]) and their contextual vectors, unit length: what
-        `scorer.alignment` compares token by token."""
-        if not texts:
-            return []
+        `scorer.alignment` compares token by token.
+
+        Each text runs alone: the int8 model quantises activations per run, so in a shared batch a text's
+        vectors would depend on its neighbours (and their padding); alone they depend on the text only, which is
+        what lets `Embedder.token_vectors` keep them. Alone is also faster here (22.6 against 27.3 ms for a
+        question and its four candidates: no padding)."""
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
-        encodings = self.tokenizer.encode_batch(list(texts))
-        hidden, _ = self._run(encodings)
         out = []
-        for r, enc in enumerate(encodings):
+        for enc in self.tokenizer.encode_batch(list(texts)):
             n = len(enc.ids)
-            vectors = hidden[r, 1 : n - 1]
+            hidden, _ = self._run([enc])
+            vectors = hidden[0, 1 : n - 1]
             vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
             out.append((list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)))
         return out
