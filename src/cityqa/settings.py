@@ -34,7 +34,14 @@ class Settings(BaseSettings):
             "a local model folder, or a model name already in the local Hugging Face cache (nothing is downloaded)."
         ),
     )
-    embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch at ingest time.")
+    embed_batch_size: int = Field(
+        8, ge=1,
+        description=(
+            "Texts per encoder run at ingest. 8 is the fastest measured on 2 cores with the int8 encoder (6.4 s for "
+            "the throughput corpus against 8.3 s with 32: the int8 model quantises activations per run, and small "
+            "runs pad less)."
+        ),
+    )
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
         description=(

@@ -92,7 +92,7 @@ class Embedder:
     before encoding, so re-indexing a changed file only embeds the sentences that changed.
     """
 
-    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 32, backend: str = "torch") -> None:
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 8, backend: str = "torch") -> None:
         self.model_name = model
         self.batch_size = batch_size
         self.backend = backend

@@ -247,14 +247,20 @@ def _progress_bar(total: int) -> Any:
 
 
 def _add_to_chroma(collection: Any, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    """Each chunk's vector with llama-index's node record as metadata, which is what `ChromaVectorStore` writes and
+    reads back, but without the copy of the chunk's text it also stores as the Chroma document: answers read the
+    text from the node store, and Chroma's full-text index of those copies took half of its write time (0.52 s
+    against 0.28 s per 1,000 chunks). Vectors go in as arrays, 1,000 at a time."""
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-    store = ChromaVectorStore(chroma_collection=collection)
-    for i in range(0, len(chunks), 1000):  # nodes made batch by batch: 100k as Python floats would take ~1.2 GB
-        nodes = [to_text_node(chunk) for chunk in chunks[i : i + 1000]]
-        for node, vector in zip(nodes, vectors[i : i + 1000], strict=True):
-            node.embedding = vector.tolist()
-        store.add(nodes)
+    for i in range(0, len(chunks), 1000):
+        part = chunks[i : i + 1000]
+        metadatas = [
+            {key: "" if value is None else value for key, value in
+             node_to_metadata_dict(to_text_node(chunk), remove_text=True, flat_metadata=True).items()}
+            for chunk in part
+        ]
+        collection.add(ids=[c.id for c in part], embeddings=vectors[i : i + 1000], metadatas=metadatas)
 
 
 def _remove_orphans(collection: Any, valid: set[str]) -> None:
