@@ -378,19 +378,35 @@ class EmbeddingCache:
         if not self.rows:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {}
         single = {k: v for k, v in self.rows.items() if v.dtype == np.float32}
         grouped = {k: v for k, v in self.rows.items() if v.dtype == np.float16}
-        arrays["keys32"] = np.array(list(single), dtype="S16")
-        arrays["vectors32"] = np.stack(list(single.values())) if single else np.zeros((0, 0), np.float32)
-        arrays["keys16"] = np.array(list(grouped), dtype="S16")
-        arrays["counts16"] = np.array([len(v) for v in grouped.values()], dtype=np.int64)
-        arrays["vectors16"] = np.concatenate(list(grouped.values())) if grouped else np.zeros((0, 0), np.float16)
+        arrays: dict[str, list[np.ndarray]] = {
+            "keys32": [np.array(list(single), dtype="S16")],
+            "vectors32": [v[None] for v in single.values()] or [np.zeros((0, 0), np.float32)],  # one row each
+            "keys16": [np.array(list(grouped), dtype="S16")],
+            "counts16": [np.array([len(v) for v in grouped.values()], dtype=np.int64)],
+            "vectors16": list(grouped.values()) or [np.zeros((0, 0), np.float16)],
+        }
         tmp = self.folder / f".{self.FILE}.{os.getpid()}.tmp"
-        with tmp.open("wb") as handle:
-            save_arrays: Any = np.savez  # (numpy's stubs take a keyword unpacking for its allow_pickle flag)
-            save_arrays(handle, **arrays)
+        write_npz(tmp, arrays)
         os.replace(tmp, self.folder / self.FILE)  # keys and vectors change together or not at all
+
+
+def write_npz(path: Path, arrays: dict[str, list[np.ndarray]]) -> None:
+    """An .npz file (what `np.load` reads) whose arrays are each the concatenation of their parts along the first
+    axis, written part by part: `np.savez` would need each whole array in memory first, a second copy of every
+    sentence vector of a large build (~0.5 GB at 100k chunks) at the moment the build already holds the most."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, parts in arrays.items():
+            first = parts[0]
+            shape = (sum(len(p) for p in parts), *first.shape[1:])
+            header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False, "shape": shape}
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array_header_1_0(out, header)
+                for part in parts:
+                    out.write(np.ascontiguousarray(part, dtype=first.dtype).data)
 
 
 @lru_cache(maxsize=4)
