@@ -269,7 +269,9 @@ class Embedder:
     def dimension(self) -> int:
         if self.onnx_active:
             return int(self._onnx.dimension)
-        return int(self.model.get_sentence_embedding_dimension())
+        from .onnx_encoder import model_dimension
+
+        return model_dimension(self.model)
 
 
 Spans = list[tuple[int, int]]  # character spans of one text, pooled together into one vector

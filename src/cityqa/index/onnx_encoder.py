@@ -112,7 +112,7 @@ def _export_fp32(st_model: Any, model_name: str, model_path: str, folder: Path) 
     if pooling is not None and not getattr(pooling, "pooling_mode_mean_tokens", True):
         raise ValueError(f"{model_name}: only mean pooling can be exported to ONNX")
     meta = {
-        "version": EXPORT_VERSION, "model": model_name, "dimension": int(_dimension(st_model)),
+        "version": EXPORT_VERSION, "model": model_name, "dimension": int(model_dimension(st_model)),
         "max_seq_length": int(st_model.max_seq_length), "pooling": "mean", "normalize": True,
         "do_lower_case": bool(getattr(transformer, "do_lower_case", False)),
     }
@@ -164,7 +164,8 @@ def export_transformer(hf_model: Any, tokenizer: Path | Any, meta: dict[str, Any
     os.replace(tmp, folder)
 
 
-def _dimension(st_model: Any) -> int:
+def model_dimension(st_model: Any) -> int:
+    """A SentenceTransformer's vector size (its newer and older method names)."""
     getter = getattr(st_model, "get_embedding_dimension", None) or st_model.get_sentence_embedding_dimension
     return int(getter())
 
@@ -198,7 +199,7 @@ class OnnxEncoder:
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
-    def _run(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def hidden_states(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """The model's last hidden state for a batch of tokenizer encodings, padded to the longest, and the
         attention mask."""
         width = max(len(e.ids) for e in encodings)
@@ -219,7 +220,7 @@ class OnnxEncoder:
         order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            hidden, mask = self._run([encodings[i] for i in rows])
+            hidden, mask = self.hidden_states([encodings[i] for i in rows])
             yield rows, hidden, mask
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
@@ -235,7 +236,7 @@ class OnnxEncoder:
         out = []
         for enc in self.tokenizer.encode_batch(list(texts)):
             n = len(enc.ids)
-            hidden, _ = self._run([enc])
+            hidden, _ = self.hidden_states([enc])
             vectors = hidden[0, 1 : n - 1]
             vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
             out.append((list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)))

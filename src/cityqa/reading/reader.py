@@ -49,7 +49,7 @@ class OnnxPairReader:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         encodings = self._encoder.tokenizer.encode_batch(list(zip(texts, hypotheses, strict=True)))
-        return (mean_pool(*self._encoder._run(encodings)) @ self._weight + self._bias).astype(np.float32)
+        return (mean_pool(*self._encoder.hidden_states(encodings)) @ self._weight + self._bias).astype(np.float32)
 
 
 def reader_text(before: str, quote: str) -> str:
