@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,10 @@ def write_bm25(path: Path, chunks: list[Chunk], carry: Carry | None = None, stat
     previous = _previous_bm25(carry)
     rows = carry.rows if carry and previous else [-1] * len(chunks)
     old_tokens, old_lines = previous or (None, [])
-    fresh = [to_text_node(chunk) for chunk, row in zip(chunks, rows, strict=True) if row < 0]
+    fresh = [chunk for chunk, row in zip(chunks, rows, strict=True) if row < 0]
     stats.tokenized = len(fresh)
     tokens = _merge_tokens(rows, old_tokens, _tokenize(fresh))
-    lines = _corpus_lines(rows, old_lines, fresh)
-    _save_bm25(path, _bm25_index(tokens), tokens, lines)
+    _save_bm25(path, _bm25_index(tokens), tokens, _corpus_lines(rows, old_lines, fresh), len(rows))
 
 
 def _previous_bm25(carry: Carry | None) -> tuple[_Tokens, list[bytes]] | None:
@@ -80,14 +80,15 @@ def _is_node_line(line: bytes, chunk: Chunk) -> bool:
     return line.endswith(b'"node_id":"%s"}' % chunk.id.encode())
 
 
-def _tokenize(nodes: list[Any]) -> Any:
-    """bm25s token ids of the nodes' text, as `BM25Retriever.from_defaults(language="english")` tokenizes it (its
-    token pattern, English stopwords and Snowball stemmer), so results do not depend on which chunks are carried."""
+def _tokenize(chunks: list[Chunk]) -> Any:
+    """bm25s token ids of the chunks' node text, as `BM25Retriever.from_defaults(language="english")` tokenizes it
+    (its token pattern, English stopwords and Snowball stemmer), so results do not depend on which chunks are
+    carried. Each chunk's node is made, read and dropped: 100k llama-index nodes held at once took ~0.3 GB."""
     import bm25s
     import Stemmer
     from llama_index.core.schema import MetadataMode
 
-    texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+    texts = [to_text_node(chunk).get_content(metadata_mode=MetadataMode.EMBED) for chunk in chunks]
     return bm25s.tokenize(
         texts, stopwords="english", stemmer=Stemmer.Stemmer("english"), token_pattern=TOKEN_PATTERN,
         show_progress=False,
@@ -114,14 +115,14 @@ def _merge_tokens(rows: list[int], old: _Tokens | None, fresh: Any) -> _Tokens:
     return _Tokens([vocab[i] for i in used], remap[ids], offsets)
 
 
-def _corpus_lines(rows: list[int], old_lines: list[bytes], fresh_nodes: list[Any]) -> list[bytes]:
-    """BM25Retriever's node list, one JSON line per chunk: carried chunks' lines copied, fresh ones serialized
-    as `BM25Retriever.persist` does."""
+def _corpus_lines(rows: list[int], old_lines: list[bytes], fresh_chunks: list[Chunk]) -> Iterator[bytes]:
+    """BM25Retriever's node list, one JSON line per chunk, as they are written: carried chunks' lines copied, fresh
+    ones serialized as `BM25Retriever.persist` does."""
     from bm25s.utils.json_functions import dumps
     from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
     fresh = (dumps(node_to_metadata_dict(node) | {"node_id": node.node_id}, ensure_ascii=False).encode()
-             for node in fresh_nodes)
+             for node in map(to_text_node, fresh_chunks))
     return carried_lines(rows, old_lines, fresh)
 
 
@@ -166,18 +167,21 @@ def _lucene_scores(tokens: _Tokens, k1: float, b: float, dtype: np.dtype, int_dt
     return {"data": scores[order], "indices": docs[order].astype(int_dtype), "indptr": indptr, "num_docs": n_docs}
 
 
-def _save_bm25(path: Path, bm25: Any, tokens: _Tokens, lines: list[bytes]) -> None:
-    """Write what `BM25Retriever.persist` writes (the node list and its line index written here, from the lines
-    at hand), plus the token ids the next generation starts from."""
+def _save_bm25(path: Path, bm25: Any, tokens: _Tokens, lines: Iterable[bytes], count: int) -> None:
+    """Write what `BM25Retriever.persist` writes (the node list of `count` lines, written as they come, and its line
+    index), plus the token ids the next generation starts from."""
     from bm25s.utils.corpus import save_mmindex
     from llama_index.retrievers.bm25 import BM25Retriever
 
     path.mkdir(parents=True)
+    starts, at = [], 0
     with (path / BM25_CORPUS).open("wb") as handle:
-        handle.writelines(line + b"\n" for line in lines)
-    starts = np.cumsum([0] + [len(line) + 1 for line in lines])[:-1]
-    save_mmindex(starts.tolist(), path=str(path / BM25_CORPUS))
+        for line in lines:
+            starts.append(at)
+            handle.write(line + b"\n")
+            at += len(line) + 1
+    save_mmindex(starts, path=str(path / BM25_CORPUS))
     np.save(path / TOKEN_IDS, tokens.ids)
     np.save(path / TOKEN_OFFSETS, tokens.offsets)
-    retriever = BM25Retriever(existing_bm25=bm25, similarity_top_k=min(10, len(lines)))
+    retriever = BM25Retriever(existing_bm25=bm25, similarity_top_k=min(10, count))
     retriever.persist(str(path))  # bm25.corpus is None: writes the score matrix, vocabulary and parameters only

@@ -105,10 +105,12 @@ def _write_chunks(path: Path, chunks: list[Chunk], carry: Carry | None) -> None:
         handle.writelines(line + b"\n" for line in carried_lines(rows, old or [], fresh))
 
 
-def carried_lines(rows: list[int], old: list[bytes], fresh: Iterator[bytes]) -> list[bytes]:
-    """One line per chunk of the new generation: row `rows[i]` of the previous generation's `old` lines, or,
-    for a chunk new to the index (-1), the next of the `fresh` lines."""
-    return [old[row] if row >= 0 else next(fresh) for row in rows]
+def carried_lines(rows: list[int], old: list[bytes], fresh: Iterator[bytes]) -> Iterator[bytes]:
+    """One line per chunk of the new generation, as they are written: row `rows[i]` of the previous generation's
+    `old` lines, or, for a chunk new to the index (-1), the next of the `fresh` lines (made when needed: a
+    fresh 100k build's lines held at once took hundreds of MB)."""
+    for row in rows:
+        yield old[row] if row >= 0 else next(fresh)
 
 
 def previous_lines(carry: Carry | None, name: str, matches: Callable[[bytes, Chunk], bool]) -> list[bytes] | None:
