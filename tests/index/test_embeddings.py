@@ -183,4 +183,4 @@ def test_token_vectors_depend_on_the_text_alone_and_are_kept_within_bounds(assis
     for tokens, vectors in (in_company[1], kept):
         assert tokens == alone[0] and np.array_equal(vectors, alone[1])
     assert alone[1].dtype == np.float32 and np.allclose(np.linalg.norm(alone[1], axis=1), 1.0, atol=2e-3)
-    assert len(embedder.token_cache._kept) == 2 and TEXTS[0] not in embedder.token_cache._kept  # least recent out
+    assert len(embedder.token_cache) == 2 and TEXTS[0] not in embedder.token_cache  # the least recent went first

@@ -79,6 +79,12 @@ class TokenVectorCache:
         with self._lock:
             self._kept.clear()
 
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._kept
+
 
 class Embedder:
     """Encodes texts to unit-length float32 vectors (CPU).
