@@ -126,5 +126,7 @@ def _run(machine: type[IndexMachine], examples: int, steps: int) -> Any:
     return case
 
 
-TestIndexEqualsFreshBuild = pytest.mark.slow(_run(IndexMachine, examples=2, steps=4))
+# one random run of 4 steps inside make test's 6 minutes (11 s alone; two runs took 48 s beside the other worker);
+# make soak (CI) runs 10 of 8 steps
+TestIndexEqualsFreshBuild = pytest.mark.slow(_run(IndexMachine, examples=1, steps=4))
 TestIndexEqualsFreshBuildSoak = pytest.mark.soak(_run(SoakMachine, examples=10, steps=8))
