@@ -53,7 +53,7 @@ def write_bm25(path: Path, chunks: list[Chunk], carry: Carry | None = None, stat
     fresh = [chunk for chunk, row in zip(chunks, rows, strict=True) if row < 0]
     stats.tokenized = len(fresh)
     tokens = _merge_tokens(rows, old_tokens, _tokenize(fresh))
-    _save_bm25(path, _bm25_index(tokens), tokens, _corpus_lines(rows, old_lines, fresh), len(rows))
+    _save_bm25(path, _bm25_index(tokens), tokens, _corpus_lines(rows, old_lines, fresh))
 
 
 def _previous_bm25(carry: Carry | None) -> tuple[_Tokens, list[bytes]] | None:
@@ -167,9 +167,9 @@ def _lucene_scores(tokens: _Tokens, k1: float, b: float, dtype: np.dtype, int_dt
     return {"data": scores[order], "indices": docs[order].astype(int_dtype), "indptr": indptr, "num_docs": n_docs}
 
 
-def _save_bm25(path: Path, bm25: Any, tokens: _Tokens, lines: Iterable[bytes], count: int) -> None:
-    """Write what `BM25Retriever.persist` writes (the node list of `count` lines, written as they come, and its line
-    index), plus the token ids the next generation starts from."""
+def _save_bm25(path: Path, bm25: Any, tokens: _Tokens, lines: Iterable[bytes]) -> None:
+    """Write what `BM25Retriever.persist` writes (the node list, written line by line as the lines come, and its
+    line index), plus the token ids the next generation starts from."""
     from bm25s.utils.corpus import save_mmindex
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -183,5 +183,5 @@ def _save_bm25(path: Path, bm25: Any, tokens: _Tokens, lines: Iterable[bytes], c
     save_mmindex(starts, path=str(path / BM25_CORPUS))
     np.save(path / TOKEN_IDS, tokens.ids)
     np.save(path / TOKEN_OFFSETS, tokens.offsets)
-    retriever = BM25Retriever(existing_bm25=bm25, similarity_top_k=min(10, count))
+    retriever = BM25Retriever(existing_bm25=bm25, similarity_top_k=min(10, len(starts)))
     retriever.persist(str(path))  # bm25.corpus is None: writes the score matrix, vocabulary and parameters only
