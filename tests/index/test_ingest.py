@@ -349,10 +349,9 @@ def test_merge_gathers_sentence_vectors_as_chunk_by_chunk_concatenation_did() ->
     old = NodeStore(old_chunks, old_vectors)
     new_chunks = [_chunk(s, k, int(rng.integers(0, 4))) for s in ("d", "b") for k in range(3)]
     new_vectors = rng.normal(size=(sum(len(c.sentences) for c in new_chunks), 2, 8)).astype(np.float16)
-    per_chunk = np.split(new_vectors, np.cumsum([len(c.sentences) for c in new_chunks])[:-1])  # as _embed gives them
     plan = ingest_module._Plan(keep={"a": {}, "e": {}}, fresh={}, entries={})
 
-    nodes, rows = ingest_module._merge(old, plan, new_chunks, per_chunk)
+    nodes, rows = ingest_module._merge(old, plan, new_chunks, new_vectors)
 
     kept = [(i, c) for i, c in enumerate(old.chunks) if c.source in plan.keep]  # the former implementation
     chunks = [c for _, c in kept] + new_chunks
@@ -364,6 +363,26 @@ def test_merge_gathers_sentence_vectors_as_chunk_by_chunk_concatenation_did() ->
     assert [c.id for c in nodes.chunks] == [chunks[i].id for i in order]
     assert np.array_equal(nodes.sentence_vectors, expected.astype(np.float16))
     assert rows == [old.by_id[c.id] if c.source in plan.keep else -1 for c in nodes.chunks]
+
+
+def test_a_fresh_build_in_order_keeps_its_one_array_of_sentence_vectors() -> None:
+    """No second copy of every sentence vector (~0.5 GB at 100k chunks) when the new chunks are already in order;
+    out of order they are gathered into place."""
+    rng = np.random.default_rng(4)
+    chunks = [_chunk(s, k, int(rng.integers(0, 4))) for s in ("a", "b") for k in range(4)]
+    vectors = rng.normal(size=(sum(len(c.sentences) for c in chunks), 2, 8)).astype(np.float16)
+    empty = NodeStore([], np.zeros((0, 2, 8), np.float16))
+    plan = ingest_module._Plan(keep={}, fresh={}, entries={})
+
+    nodes, _ = ingest_module._merge(empty, plan, chunks, vectors)
+    assert nodes.sentence_vectors is vectors
+
+    flipped = chunks[4:] + chunks[:4]  # "b" before "a": reordered by the merge
+    counts = [len(c.sentences) for c in flipped]
+    flipped_vectors = np.concatenate([vectors[sum(len(c.sentences) for c in chunks[:4]):], vectors[: sum(counts[4:])]])
+    nodes, _ = ingest_module._merge(empty, plan, flipped, flipped_vectors)
+    assert [c.id for c in nodes.chunks] == [c.id for c in chunks]
+    assert np.array_equal(nodes.sentence_vectors, vectors) and not np.shares_memory(nodes.sentence_vectors, vectors)
 
 
 def test_bm25_score_matrix_is_bit_identical_to_bm25s_own_indexing() -> None:

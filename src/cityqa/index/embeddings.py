@@ -195,18 +195,23 @@ class Embedder:
             return self._encode_uncached(list(texts))
         return self.cache.encode(list(texts), self._encode_uncached)
 
-    def encode_pooled(self, texts: list[str], groups: list[list[Spans]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def encode_pooled(
+        self, texts: list[str], groups: list[list[Spans]], into: tuple[np.ndarray, list[np.ndarray]] | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Each text's vector and, from the same encoder pass, one vector per group of its character spans.
 
         A passage's sentences get their vectors (alone, and with the sentences before) from the passage's own
         token states instead of passes of their own: one pass per passage instead of one per text. A text's vector
         is exactly `encode`'s (mean pooling over all its tokens). A group whose characters fall beyond the
         encoder's longest input (truncated) is encoded on its own instead, as the text its spans join to.
-        The pooled vectors are float16, as the node store keeps them, and are the very arrays the cache holds.
+        The pooled vectors are float16, as the node store keeps them. `into`: where to write them, (vectors (n,
+        dim) float32, one (groups, dim) float16 array per text), e.g. views of a build's arrays; the cache then
+        holds those very arrays, not copies.
         """
         dim = self.dimension
-        vectors = np.zeros((len(texts), dim), dtype=np.float32)
-        pooled = [np.zeros((len(g), dim), dtype=np.float16) for g in groups]
+        if into is None:
+            into = (np.zeros((len(texts), dim), np.float32), [np.zeros((len(g), dim), np.float16) for g in groups])
+        vectors, pooled = into
         todo = list(range(len(texts)))
         if self.cache is not None:
             todo = [i for i in todo if not self.cache.recall(pooled_keys(texts[i], groups[i]), vectors, pooled, i)]
@@ -363,13 +368,15 @@ class EmbeddingCache:
         return np.stack([self.rows[k] for k in keys]).astype(np.float32, copy=False)
 
     def recall(self, texts: list[str], vectors: np.ndarray, pooled: list[np.ndarray], i: int) -> bool:
-        """Fill row `i` of `vectors` and `pooled[i]` from the cache if it holds all of `texts` (see `pooled_keys`)."""
+        """Fill row `i` of `vectors` and `pooled[i]` from the cache if it holds all of `texts` (see `pooled_keys`);
+        the cache then keeps those rows instead of its own (one copy of each vector, not two)."""
         own, groups = (self.rows.get(self.key(t)) for t in texts)
         if own is None or groups is None or groups.shape != pooled[i].shape:
             self.misses += 1
             return False
         self.hits += 1
-        vectors[i], pooled[i] = own, groups  # the cached array itself: no copy
+        vectors[i], pooled[i][...] = own, groups
+        self.remember(texts, vectors[i], pooled[i])
         return True
 
     def remember(self, texts: list[str], vector: np.ndarray, pooled: np.ndarray) -> None:
