@@ -392,3 +392,37 @@ def test_the_reader_settles_what_the_alignment_leaves_open(claim: str, expected:
     reading = factcheck.Reading(factcheck.Candidate([], comparison, 0), repaired is not None, logit)
     settled = factcheck.settle(claim, [reading])
     assert (settled.verdict if settled else "not_found") == expected, (comparison, logit)
+
+
+def test_a_country_qualifying_a_swapped_city_is_part_of_that_difference() -> None:
+    """'Bangkok, Thailand' against '…and Hanoi, Vietnam': one differing place, not a further place the sentence
+    leaves unstated (which would keep the claim from being contradicted)."""
+    evidence = Text.of("In 2019, the mayor led a delegation on a trip to Singapore and Hanoi, Vietnam.")
+    claim = Text.of("In 2019, the mayor led a delegation on a trip to Singapore and Bangkok, Thailand.")
+    result = compare(claim, evidence)
+    assert [(m.claim, m.source, m.kind) for m in result.mismatches] == [("Bangkok, Thailand", "Hanoi", "place")]
+    assert not result.unverified and result.contradicts
+
+
+def test_words_set_against_a_differing_value_are_that_difference_not_another() -> None:
+    """The alignment puts 'component based' against '2020'; the year already differs, so the claim differs in one
+    value (the year), and the words stay set aside from the overlap like the year's."""
+    evidence = Text.of("Foreign-Born Population: 2020 Census data and relevant demographic data.")
+    result = compare(Text.of("The Foreign-Born Population component is based on 2010 Census data."), evidence)
+    assert [(m.claim, m.source, m.kind) for m in result.mismatches] == [("2010", "2020", "date")]
+    assert not result.words.conflicts and result.overlap == 1.0
+
+
+def test_a_predicate_said_otherwise_is_to_check_not_a_contradiction() -> None:
+    """'talks covering topics' against 'discussions on': the claim's run holds a verb, so the alignment has set a
+    reworded predicate against the evidence's words, not one thing against another; a noun put for another
+    ('students' for 'business leaders') still contradicts."""
+    evidence = Text.of("In May 2021, the mayor welcomed the Lord Mayor of Cork for a flag-raising ceremony and "
+                       "discussions on housing and transit.")
+    reworded = compare(Text.of("In May 2021, the Lord Mayor of Cork came for a flag-raising and talks covering "
+                               "topics such as housing and transit."), evidence)
+    assert not reworded.contradicts and not reworded.words.conflicts
+    assert all(c.kind == "predicate" for c in reworded.words.unsure) and reworded.words.unsure
+    swapped = compare(Text.of("In 2023, the city hosted a delegation of students from Taiwan."),
+                      Text.of("In 2023, the city hosted a delegation of business leaders from Taiwan."))
+    assert [m.kind for m in swapped.mismatches] == ["object"]

@@ -531,10 +531,11 @@ def compare(
     result = Comparison()
     settled = _compare_values(result, claim, evidence, context)
     _compare_words(result, claim, evidence, heading or set(), title)
+    conflicting = {t.stem for c in result.words.conflicts for t in c.claim}
+    _absorb_value_conflicts(result)
     negation = negation_mismatch(claim.text, evidence.text, _value_terms(claim) | _value_terms(evidence), gazetteer)
     if negation:
         result.mismatches.append(negation)
-    conflicting = {t.stem for c in result.words.conflicts for t in c.claim}
     result.overlap, result.predicate = _overlaps(claim, evidence, context, settled, idf or {}, heading or set(),
                                                  conflicting)
     return result
@@ -563,7 +564,43 @@ def _compare_values(result: Comparison, claim: Text, evidence: Text, context: Te
             continue  # the sentence names none: it refers back to it ('It is a coastal city…')
         else:
             result.unverified.append(value)
+    _qualifiers_of_mismatches(result, claim, settled)
     return settled
+
+
+_QUALIFIES = re.compile(r"^,\s*$")
+
+
+def _qualifiers_of_mismatches(result: Comparison, claim: Text, settled: list[Value]) -> None:
+    """A place that only qualifies a differing place ('Bangkok, *Thailand*' for 'Ho Chi Minh City, Vietnam') is
+    part of that difference, not a further value the evidence leaves unstated."""
+    for value in [v for v in result.unverified if v.kind == "place"]:
+        head = next((u for u in settled if u.kind == "place" and _QUALIFIES.match(claim.text[u.end : value.start])),
+                    None)
+        if head is None:
+            continue
+        result.unverified.remove(value)
+        settled.append(value)
+        for i, m in enumerate(result.mismatches):
+            if m.claim == _shown(head):
+                result.mismatches[i] = Mismatch(claim=claim.text[head.start : value.end], source=m.source, kind=m.kind)
+
+
+def _absorb_value_conflicts(result: Comparison) -> None:
+    """Drop the word conflicts that only restate a differing value: claim words the alignment set against the
+    value the evidence has in their place ('component *based* on 2010 Census data' / '2020 Census data' is one
+    difference, the year, not two). Their words stay set aside from the overlap, like the value's."""
+    values = [set(_words(m.source)) for m in result.mismatches if m.kind not in WORD_SLOTS and m.source]
+
+    def restates(conflict: WordConflict) -> bool:
+        own = set(_words(conflict.evidence_text))
+        return conflict.kind in WORD_SLOTS and bool(own) and any(own <= value for value in values)
+
+    absorbed = [c for c in result.words.conflicts if restates(c)]
+    if absorbed:
+        result.words.conflicts = [c for c in result.words.conflicts if c not in absorbed]
+        shown = {(c.claim_text, c.evidence_text, c.kind) for c in absorbed}
+        result.mismatches = [m for m in result.mismatches if (m.claim, m.source, m.kind) not in shown]
 
 
 def _compare_words(result: Comparison, claim: Text, evidence: Text, heading: set[str], title: str) -> None:

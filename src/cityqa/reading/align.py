@@ -215,7 +215,9 @@ class WordConflict:
 
     claim: tuple[Token, ...]
     evidence: tuple[Token, ...]
-    kind: str  # 'opposite' (WordNet antonyms: 'rose' / 'fell'), else the claim words' role: 'actor' or 'object'
+    # 'opposite' (WordNet antonyms: 'rose' / 'fell'), 'predicate' (a run holding a verb, said otherwise: always
+    # unsure), else the claim words' role: 'actor' or 'object'
+    kind: str
 
     @property
     def claim_text(self) -> str:
@@ -299,7 +301,14 @@ def _classify(result: Alignment, run: tuple[tuple[Token, ...], list[Token]], slo
     missing = [] if found == "both" and any(_pos(f) == "r" for f in fillers) else [
         c for c in words if _pos(c) == "r" and c not in nominal and not _entailed(c, tuple(e_tokens))]
     if fillers and weighty:
-        # a slot found from one side only, or a word only the heading states, may be misread: not a contradiction
+        # a run that holds a verb is the predicate said in other words, set against whatever stands in its place
+        # ('talks *covering* topics' / 'ceremony and discussions'), not one thing put for another: to check, not a
+        # contradiction. A slot found from one side only, or a word only the heading states, may be misread: the
+        # same.
+        if any(_pos(c) == "v" for c in words):
+            result.unsure.append(WordConflict(words, fillers, "predicate"))
+            result.missing += missing
+            return
         sure = found != "loose" and any(c.stem not in known for c in weighty)
         (result.conflicts if sure else result.unsure).append(WordConflict(words, fillers, role))
         result.missing += missing
