@@ -426,3 +426,18 @@ def test_a_predicate_said_otherwise_is_to_check_not_a_contradiction() -> None:
     swapped = compare(Text.of("In 2023, the city hosted a delegation of students from Taiwan."),
                       Text.of("In 2023, the city hosted a delegation of business leaders from Taiwan."))
     assert [m.kind for m in swapped.mismatches] == ["object"]
+
+
+def test_two_sentences_join_when_each_differs_only_by_the_claims_other_values() -> None:
+    """'from three in 2010 to seven in 2024' joins two sentences' facts: each alone differs from the claim only
+    in a value the claim also gives. A claim that takes its actor from one sentence and its object from the next
+    does not: the first sentence alone says something the claim does not ('Armenian')."""
+    joined = "The number of cities with offices rose from three in 2010 to seven in 2024."
+    first = compare(Text.of(joined), Text.of("In 2010, three of the nine cities had offices."))
+    second = compare(Text.of(joined), Text.of("In 2024, seven of the nine cities had offices."))
+    assert first.mismatches and second.mismatches  # each alone differs
+    assert factcheck.Candidate([], first, 0, [first, second]).joins(joined)
+    mixed = "The mayor supported Iranian protesters."
+    first = compare(Text.of(mixed), Text.of("The mayor spoke in support of Armenian civilians."))
+    second = compare(Text.of(mixed), Text.of("The Board commended Iranian citizens for protesting."))
+    assert not factcheck.Candidate([], first, 0, [first, second]).joins(mixed)

@@ -769,9 +769,29 @@ class Candidate:
         group ('Armenian civilians' in one, 'Iranian citizens' in the next)."""
         return all(not m.mismatches and not m.words.conflicts and not m.words.unsure for m in self.members)
 
+    def joins(self, claim: str) -> bool:
+        """Whether two sentences together state a claim that joins their facts ('from three in 2010 to seven in
+        2024' over 'In 2010, three…' and 'In 2024, seven…'): each sentence alone differs from the claim only where
+        it states another of the claim's own values (a number or a name the claim also gives), and says nothing
+        else in a slot of the claim (unlike 'Karen Bass supported Iranian protesters' over her statement and the
+        Board's resolution on Iranian citizens)."""
+        if len(self.members) != 2:
+            return False
+        given = {w.lower() for w in _words(claim) if _value_word(w)}
+        return all(
+            not m.words.conflicts and not m.words.unsure
+            and all(any(w.lower() in given for w in _words(x.source) if _value_word(w)) for x in m.mismatches)
+            for m in self.members
+        )
+
     @property
     def score(self) -> float:
         return self.scored[0].score
+
+
+def _value_word(word: str) -> bool:
+    """A word that carries a value: a number (in digits or words) or a capitalised word (part of a name)."""
+    return number_value(word) is not None or word[:1].isupper()
 
 
 def check(assistant: Checkable, text: str | Sequence[str]) -> list[Verdict]:
@@ -890,7 +910,8 @@ def _decide(claim: str, candidates: list[Candidate], reader: PairReader | None =
         return _verdict(claim, "contradicted", 0.5 + 0.5 * comp.overlap * comp.predicate, best_contra, comp.mismatches)
     if reader is not None and (read := settle(claim, readings(reader, claim, candidates))):
         return read
-    near = max((c for c in candidates if c.comparison.close and len(c.scored) == 1), key=_strength, default=None)
+    near = max((c for c in candidates if c.comparison.close and (len(c.scored) == 1 or c.joins(claim))),
+               key=_strength, default=None)
     if near:
         comp = near.comparison
         return _verdict(claim, "close", 0.5 * comp.overlap * comp.predicate, near, [], comp.unmatched)
