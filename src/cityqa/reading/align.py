@@ -235,7 +235,8 @@ class Alignment:
     Three things keep a claim from being supported. `conflicts`: a noun or adjective the evidence replaces with
     another in a slot found surely (`_slot`: between matched words, or right by one; 'students' / 'business
     leaders'), or an antonym ('fell' / 'rose'); these can make it contradicted. `unsure`: the same replacement
-    in a loosely found slot, a word only the section heading states, or a place in another role ('to Springfield' /
+    in a loosely found slot, a run that holds a verb (the predicate said otherwise, kind 'predicate'), a word only
+    the section heading states, or a place in another role ('to Springfield' /
     "Springfield's mayor"). `missing`: a noun or adjective (a noun only when it has no verb sense) or an adverb the
     evidence does not state. `reworded` are claim words the evidence says in a way that keeps the claim true as
     far as can be told: a verb in other words ('sent' / 'conducted' trade missions), a more general kind ('a
