@@ -184,3 +184,22 @@ def test_token_vectors_depend_on_the_text_alone_and_are_kept_within_bounds(assis
         assert tokens == alone[0] and np.array_equal(vectors, alone[1])
     assert alone[1].dtype == np.float32 and np.allclose(np.linalg.norm(alone[1], axis=1), 1.0, atol=2e-3)
     assert len(embedder.token_cache) == 2 and TEXTS[0] not in embedder.token_cache  # the least recent went first
+
+
+def test_a_questions_vector_and_token_vectors_come_from_one_run(assistant: Assistant) -> None:
+    """Asking embeds the question and then aligns its words: one encoder run gives both, each exactly as its own
+    run gives it (the int8 model runs the text alone either way)."""
+    embedder = Embedder(backend="onnx-int8")
+    embedder.use_index(assistant.index_dir)
+    question = "When did the harbor office open?"
+    own_vector = embedder.encode([question])[0]
+    own_tokens = embedder._onnx.token_vectors([question])[0]
+    runs = []
+    inner = embedder._onnx.hidden_states
+    embedder._onnx.hidden_states = lambda encodings: runs.append(len(encodings)) or inner(encodings)
+    vector = embedder.encode_one(question)
+    tokens = embedder.token_vectors([question])[0]
+    assert runs == [1]  # the token vectors came from the embedding's run
+    assert np.array_equal(vector, own_vector)
+    assert tokens[0] == own_tokens[0]
+    assert np.array_equal(tokens[1], own_tokens[1].astype(np.float16).astype(np.float32))  # the cache's rounding

@@ -66,14 +66,20 @@ class TokenVectorCache:
                 self._kept.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            fresh = {t: (tokens, vectors.astype(np.float16)) for t, (tokens, vectors) in
-                     zip(missing, compute(missing), strict=True)}
-            found.update(fresh)
-            with self._lock:
-                self._kept.update(fresh)
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
+            found.update(self._keep(dict(zip(missing, compute(missing), strict=True))))
         return [(list(found[t][0]), found[t][1].astype(np.float32)) for t in texts]
+
+    def put(self, text: str, vectors: TokenVectors) -> None:
+        """Keep one text's token vectors computed elsewhere (with the embedding of the same run)."""
+        self._keep({text: vectors})
+
+    def _keep(self, fresh: dict[str, TokenVectors]) -> dict[str, tuple[list[str], np.ndarray]]:
+        kept = {t: (tokens, vectors.astype(np.float16)) for t, (tokens, vectors) in fresh.items()}
+        with self._lock:
+            self._kept.update(kept)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return kept
 
     def clear(self) -> None:
         with self._lock:
@@ -253,6 +259,12 @@ class Embedder:
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
+        """One text's vector. A question (no embedding cache attached, ONNX encoder) also gets its token vectors
+        from the same run, kept for the answer's word-by-word alignment: one encoder run instead of two."""
+        if self.onnx_active and self.cache is None:
+            vector, tokens = self._onnx.encode_with_tokens(text)
+            self.token_cache.put(text, tokens)
+            return vector
         return self.encode([text])[0]
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:

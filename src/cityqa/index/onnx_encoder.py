@@ -176,6 +176,14 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.asarray((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
 
 
+def _unit_tokens(enc: Any, hidden: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """One text's word pieces without [CLS]/[SEP] and their states at unit length (`OnnxEncoder.token_vectors`)."""
+    n = len(enc.ids)
+    vectors = hidden[1 : n - 1]
+    vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)
+
+
 class OnnxEncoder:
     """Encodes texts to unit-length float32 vectors with an exported model (no torch)."""
 
@@ -233,14 +241,16 @@ class OnnxEncoder:
         question and its four candidates: no padding)."""
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
-        out = []
-        for enc in self.tokenizer.encode_batch(list(texts)):
-            n = len(enc.ids)
-            hidden, _ = self.hidden_states([enc])
-            vectors = hidden[0, 1 : n - 1]
-            vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-            out.append((list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)))
-        return out
+        return [_unit_tokens(enc, self.hidden_states([enc])[0][0]) for enc in self.tokenizer.encode_batch(list(texts))]
+
+    def encode_with_tokens(self, text: str) -> tuple[np.ndarray, tuple[list[str], np.ndarray]]:
+        """`encode([text])[0]` and `token_vectors([text])[0]` from one run: both run the text alone, so both come
+        out exactly as from their own runs (a question is embedded and then aligned word by word)."""
+        enc = self.tokenizer.encode(text.lower() if self.do_lower_case else text)
+        hidden, mask = self.hidden_states([enc])
+        pooled = mean_pool(hidden, mask)
+        vector = (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))[0]
+        return vector.astype(np.float32), _unit_tokens(enc, hidden[0])
 
     def token_states(self, texts: list[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each text's token states (the last hidden state, [CLS] and [SEP] included, not normalised) and each
