@@ -530,9 +530,7 @@ def compare(
     opposite words ('less' / 'More') keep a claim that leans on the heading's words from being supported."""
     result = Comparison()
     settled = _compare_values(result, claim, evidence, context)
-    _compare_words(result, claim, evidence, heading or set(), title)
-    conflicting = {t.stem for c in result.words.conflicts for t in c.claim}
-    _absorb_value_conflicts(result)
+    conflicting = _compare_words(result, claim, evidence, heading or set(), title)
     negation = negation_mismatch(claim.text, evidence.text, _value_terms(claim) | _value_terms(evidence), gazetteer)
     if negation:
         result.mismatches.append(negation)
@@ -586,32 +584,28 @@ def _qualifiers_of_mismatches(result: Comparison, claim: Text, settled: list[Val
                 result.mismatches[i] = Mismatch(claim=claim.text[head.start : value.end], source=m.source, kind=m.kind)
 
 
-def _absorb_value_conflicts(result: Comparison) -> None:
-    """Drop the word conflicts that only restate a differing value: claim words the alignment set against the
-    value the evidence has in their place ('component *based* on 2010 Census data' / '2020 Census data' is one
-    difference, the year, not two). Their words stay set aside from the overlap, like the value's."""
-    values = [set(_words(m.source)) for m in result.mismatches if m.kind not in WORD_SLOTS and m.source]
+def _compare_words(result: Comparison, claim: Text, evidence: Text, heading: set[str], title: str) -> set[str]:
+    """Align the claim's other words with the evidence (`align`); a conflicting word is a mismatch. Names and
+    places of the evidence never fill a word's slot (they are compared as values). A conflict that only restates
+    a differing value is not a second difference: the alignment set claim words against the value the evidence
+    has in their place ('component *based* on 2010 Census data' / '2020 Census data' differ in the year alone).
+    Returns the stems of every conflicting claim word, those included: they are set aside from the overlap, like
+    the values'."""
+    result.words = align(claim.text, evidence.text, [(v.start, v.end) for v in claim.values], frozenset(heading),
+                         [(v.start, v.end) for v in evidence.values if v.kind in {"place", "name"}])
+    conflicting = {t.stem for c in result.words.conflicts for t in c.claim}
+    values = [set(_words(m.source)) for m in result.mismatches if m.source]  # only values' mismatches so far
 
     def restates(conflict: WordConflict) -> bool:
         own = set(_words(conflict.evidence_text))
         return conflict.kind in WORD_SLOTS and bool(own) and any(own <= value for value in values)
 
-    absorbed = [c for c in result.words.conflicts if restates(c)]
-    if absorbed:
-        result.words.conflicts = [c for c in result.words.conflicts if c not in absorbed]
-        shown = {(c.claim_text, c.evidence_text, c.kind) for c in absorbed}
-        result.mismatches = [m for m in result.mismatches if (m.claim, m.source, m.kind) not in shown]
-
-
-def _compare_words(result: Comparison, claim: Text, evidence: Text, heading: set[str], title: str) -> None:
-    """Align the claim's other words with the evidence (`align`); a conflicting word is a mismatch. Names and
-    places of the evidence never fill a word's slot (they are compared as values)."""
-    result.words = align(claim.text, evidence.text, [(v.start, v.end) for v in claim.values], frozenset(heading),
-                         [(v.start, v.end) for v in evidence.values if v.kind in {"place", "name"}])
+    result.words.conflicts = [c for c in result.words.conflicts if not restates(c)]
     result.mismatches += [Mismatch(claim=c.claim_text, source=c.evidence_text, kind=c.kind)
                           for c in result.words.conflicts]
     if title and heading:
         result.words.unsure += _title_opposites(claim.text, title, tuple((v.start, v.end) for v in claim.values))
+    return conflicting
 
 
 @lru_cache(maxsize=4096)

@@ -278,14 +278,14 @@ class Embedder:
     def _token_vectors_uncached(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         if self.onnx_active:
             return self._onnx.token_vectors(list(texts))
+        from .onnx_encoder import unit_rows
+
         model = self.model
         out = []
         for text in texts:
             hidden = model.encode(text, output_value="token_embeddings", convert_to_numpy=True)
             tokens = model.tokenizer.convert_ids_to_tokens(model.tokenizer(text, truncation=True)["input_ids"])
-            vectors = np.asarray(hidden, dtype=np.float32)[1:-1]
-            vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-            out.append((tokens[1:-1], vectors))
+            out.append((tokens[1:-1], unit_rows(np.asarray(hidden, dtype=np.float32)[1:-1])))
         return out
 
     @property
@@ -382,20 +382,24 @@ class EmbeddingCache:
     def recall(self, texts: list[str], vectors: np.ndarray, pooled: list[np.ndarray], i: int) -> bool:
         """Fill row `i` of `vectors` and `pooled[i]` from the cache if it holds all of `texts` (see `pooled_keys`);
         the cache then keeps those rows instead of its own (one copy of each vector, not two)."""
-        own, groups = (self.rows.get(self.key(t)) for t in texts)
+        keys = [self.key(t) for t in texts]
+        own, groups = (self.rows.get(k) for k in keys)
         if own is None or groups is None or groups.shape != pooled[i].shape:
             self.misses += 1
             return False
         self.hits += 1
         vectors[i], pooled[i][...] = own, groups
-        self.remember(texts, vectors[i], pooled[i])
+        self._keep(keys, vectors[i], pooled[i])
         return True
 
     def remember(self, texts: list[str], vector: np.ndarray, pooled: np.ndarray) -> None:
         """A passage's vector (float32: what Chroma gets) and its pooled vectors, one float16 array (as the node
         store keeps them: half the memory, and one entry per passage instead of one per sentence)."""
-        self.rows[self.key(texts[0])] = np.asarray(vector, dtype=np.float32)
-        self.rows[self.key(texts[1])] = np.asarray(pooled, dtype=np.float16)  # (kept, not copied, when float16)
+        self._keep([self.key(t) for t in texts], vector, pooled)
+
+    def _keep(self, keys: list[bytes], vector: np.ndarray, pooled: np.ndarray) -> None:
+        self.rows[keys[0]] = np.asarray(vector, dtype=np.float32)
+        self.rows[keys[1]] = np.asarray(pooled, dtype=np.float16)  # (kept, not copied, when float16)
 
     def save(self, keep: list[str] | None = None) -> None:
         """Write the cache; with `keep`, only those texts' vectors (drops what the index no longer uses)."""

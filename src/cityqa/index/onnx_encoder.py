@@ -176,12 +176,15 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.asarray((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row of `x` scaled to unit length (a zero row stays zero)."""
+    return np.asarray(x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None))
+
+
 def _unit_tokens(enc: Any, hidden: np.ndarray) -> tuple[list[str], np.ndarray]:
     """One text's word pieces without [CLS]/[SEP] and their states at unit length (`OnnxEncoder.token_vectors`)."""
     n = len(enc.ids)
-    vectors = hidden[1 : n - 1]
-    vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-    return list(enc.tokens[1 : n - 1]), vectors.astype(np.float32)
+    return list(enc.tokens[1 : n - 1]), unit_rows(hidden[1 : n - 1]).astype(np.float32)
 
 
 class OnnxEncoder:
@@ -248,9 +251,7 @@ class OnnxEncoder:
         out exactly as from their own runs (a question is embedded and then aligned word by word)."""
         enc = self.tokenizer.encode(text.lower() if self.do_lower_case else text)
         hidden, mask = self.hidden_states([enc])
-        pooled = mean_pool(hidden, mask)
-        vector = (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))[0]
-        return vector.astype(np.float32), _unit_tokens(enc, hidden[0])
+        return unit_rows(mean_pool(hidden, mask))[0].astype(np.float32), _unit_tokens(enc, hidden[0])
 
     def token_states(self, texts: list[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each text's token states (the last hidden state, [CLS] and [SEP] included, not normalised) and each
@@ -277,7 +278,5 @@ class OnnxEncoder:
         encodings = self.tokenizer.encode_batch(list(texts))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for rows, hidden, mask in self._longest_first(encodings, batch_size):
-            pooled = mean_pool(hidden, mask)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[rows] = pooled / np.clip(norms, 1e-12, None)
+            out[rows] = unit_rows(mean_pool(hidden, mask))
         return out

@@ -306,12 +306,9 @@ def _classify(result: Alignment, run: tuple[tuple[Token, ...], list[Token]], slo
         # ('talks *covering* topics' / 'ceremony and discussions'), not one thing put for another: to check, not a
         # contradiction. A slot found from one side only, or a word only the heading states, may be misread: the
         # same.
-        if any(_pos(c) == "v" for c in words):
-            result.unsure.append(WordConflict(words, fillers, "predicate"))
-            result.missing += missing
-            return
-        sure = found != "loose" and any(c.stem not in known for c in weighty)
-        (result.conflicts if sure else result.unsure).append(WordConflict(words, fillers, role))
+        kind = "predicate" if any(_pos(c) == "v" for c in words) else role
+        sure = kind != "predicate" and found != "loose" and any(c.stem not in known for c in weighty)
+        (result.conflicts if sure else result.unsure).append(WordConflict(words, fillers, kind))
         result.missing += missing
         return
     # a verb may be reworded freely ('sent' / 'conducted' trade missions), a noun or adjective may not
