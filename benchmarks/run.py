@@ -145,18 +145,27 @@ def _squad_rows(squad: dict) -> list[tuple[str, ...]]:
 
 
 def _typo_rows(typos: dict) -> list[tuple[str, ...]]:
-    """The same held-out articles with one typo per question: spelling correction on against off."""
+    """The same held-out articles typed as new users type: one typo per question (spelling correction on against
+    off), all in lower case (capitals restored against not)."""
     runs = typos.get("runs")
     if not runs:
         return []
-    on, off, right = runs["typos, corrected"], runs["typos, not corrected"], runs["typed right"]
-    return [
-        ("  with a typo per question: evidence cited", f"{on['evidence_cited']:.3f}",
-         f"{off['evidence_cited']:.3f} (uncorrected)", f"{on['evidence_cited'] / off['evidence_cited']:.2f}x",
-         f"typed right: {right['evidence_cited']:.3f}", ""),
-        ("  with a typo per question: false not found", f"{on['false_not_found']:.3f}",
-         f"{off['false_not_found']:.3f} (uncorrected)", "", "", ""),
-    ]
+    right = runs["typed right"]["evidence_cited"]
+    rows = []
+    for label, on, off, what in (("with a typo per question", "typos, corrected", "typos, not corrected",
+                                  "uncorrected"),
+                                 ("typed in lower case", "lower case, capitals restored", "lower case, as typed",
+                                  "as typed")):
+        if on not in runs:  # a results file from before the lower-case runs
+            continue
+        a, b = runs[on], runs[off]
+        rows += [
+            (f"  {label}: evidence cited", f"{a['evidence_cited']:.3f}", f"{b['evidence_cited']:.3f} ({what})",
+             f"{a['evidence_cited'] / b['evidence_cited']:.2f}x", f"typed right: {right:.3f}", ""),
+            (f"  {label}: false not found", f"{a['false_not_found']:.3f}", f"{b['false_not_found']:.3f} ({what})",
+             "", "", ""),
+        ]
+    return rows
 
 
 def _ok(flag: bool) -> str:

@@ -1,6 +1,7 @@
-"""Questions with a typo: cityqa with and without spelling correction, on the public SQuAD 2.0 articles the answer
-scorer was neither trained nor tuned on, after one letter of one content word (5+ letters) of every question is
-dropped, added, changed or swapped with its neighbour (seeded). Both runs share one index, in this process.
+"""Questions as new users type them, on the public SQuAD 2.0 articles the answer scorer was neither trained nor
+tuned on: with a typo (one letter of one content word of 5+ letters dropped, added, changed or swapped with its
+neighbour; seeded), with and without spelling correction; and all in lower case, with and without the names'
+capitals restored from the documents. All runs share one index, in this process.
 
     python benchmarks/typos.py [--file ../shared/bench/squad-public.json] [--seed 1]   -> JSON on stdout
 """
@@ -47,6 +48,14 @@ def with_typos(data: dict[str, Any], seed: int) -> dict[str, Any]:
     return data
 
 
+def in_lower_case(data: dict[str, Any]) -> dict[str, Any]:
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                qa["question"] = qa["question"].lower()
+    return data
+
+
 def main() -> dict[str, object]:
     from cityqa import Settings
     from cityqa.evaluation.squad_eval import evaluate_squad
@@ -57,21 +66,32 @@ def main() -> dict[str, object]:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     held_out = json.loads((MODELS_DIR / SCORER_FILE).read_text(encoding="utf-8"))["data"]["squad_split"]["test"]
+    original = json.loads(Path(args.file).read_text(encoding="utf-8"))
     typed = WORK / "typos" / f"squad-typos-{args.seed}.json"
     typed.parent.mkdir(parents=True, exist_ok=True)
-    typed.write_text(json.dumps(with_typos(json.loads(Path(args.file).read_text(encoding="utf-8")), args.seed)))
+    typed.write_text(json.dumps(with_typos(json.loads(json.dumps(original)), args.seed)))
+    lower = WORK / "typos" / "squad-lower.json"
+    lower.write_text(json.dumps(in_lower_case(original)))
     runs = {}
-    for name, path, correct in (("typed right", args.file, True), ("typos, corrected", typed, True),
-                                ("typos, not corrected", typed, False)):
-        report = evaluate_squad(path, settings=Settings(correct_spelling=correct), systems=["cityqa"],
-                                articles=held_out, work_dir=WORK / "squad-heldout",
-                                progress=lambda m: print(m, file=sys.stderr, flush=True))
+    for name, path, settings in (
+        ("typed right", args.file, Settings()),
+        ("typos, corrected", typed, Settings()),
+        ("typos, not corrected", typed, Settings(correct_spelling=False)),
+        ("lower case, capitals restored", lower, Settings()),
+        ("lower case, as typed", lower, Settings(restore_capitals=False)),
+    ):
+        report = evaluate_squad(path, settings=settings, systems=["cityqa"], articles=held_out,
+                                work_dir=WORK / "squad-heldout", progress=_progress)
         overall = report["systems"]["cityqa"]["overall"]
-        runs[name] = {k: overall[k] for k in ("evidence_cited", "false_not_found", "unanswerable_abstained")}
+        runs[name] = {k: overall[k] for k in ("evidence_cited", "false_not_found", "unanswerable_abstained", "ece")}
     lost = runs["typed right"]["evidence_cited"] - runs["typos, not corrected"]["evidence_cited"]
     kept = runs["typos, corrected"]["evidence_cited"] - runs["typos, not corrected"]["evidence_cited"]
     return {"articles": held_out, "seed": args.seed, "runs": runs,
             "share_of_typo_loss_recovered": round(kept / lost, 3) if lost > 0 else None}
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

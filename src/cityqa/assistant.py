@@ -29,7 +29,7 @@ from .index.ingest import Progress, ingest
 from .index.nodes import NodeStore
 from .index.store import IndexStore
 from .reading.align import lexicon
-from .reading.spelling import Speller
+from .reading.spelling import Speller, Truecaser
 from .settings import Settings
 from .types import Answer, Hit, IngestReport, SearchFilters, Verdict
 
@@ -67,6 +67,12 @@ class _Engine:
             return stem(word) in terms or lexicon().knows(word)
 
         return Speller(lambda: (c.text for c in self.nodes.chunks), known)
+
+    @cached_property
+    def truecaser(self) -> Truecaser:
+        """Capitalises the names of a question typed in lower case as this generation's documents write them, and
+        writes out the initials of their names; its tables are built on the first question that needs them."""
+        return Truecaser(lambda: (c.text for c in self.nodes.chunks), lexicon().knows)
 
     @cached_property
     def places(self) -> Gazetteer:
@@ -171,13 +177,22 @@ class Assistant:
             return Answer(question=question, answer=problem, abstained=True, confidence=0.0, note=problem)
         engine = self.engine
         places = engine.places if history else None  # a first question needs no follow-up resolution
-        typed = engine.speller.correct(cleaned) if self.settings.correct_spelling else cleaned
-        resolved = resolve(typed, self._answered(history), engine.people, places)
+        resolved = resolve(self._understand(cleaned, engine), self._answered(history), engine.people, places)
         vector = self.embedder.encode_one(resolved)
         hits = engine.retriever.retrieve(resolved, vector, k or self.settings.top_k, filters)
         answer = engine.answerer.answer(cleaned, resolved, vector, hits)
         answer.question = question
         return answer
+
+    def understand(self, question: str) -> str:
+        """`question` as the answerer reads it: mistyped words corrected, the names of a question typed in lower
+        case capitalised (each as `settings` allows); follow-ups are resolved by `ask`."""
+        return self._understand(question, self.engine)
+
+    def _understand(self, question: str, engine: _Engine) -> str:
+        if self.settings.correct_spelling:
+            question = engine.speller.correct(question)
+        return engine.truecaser.restore(question) if self.settings.restore_capitals else question
 
     def passages(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
         """The passages retrieved for `question` (as asked, no follow-up resolution) in the order the answerer

@@ -25,6 +25,7 @@ from cityqa.reading.scorer import (
     contrast,
     feature_matrix,
     merge_logits,
+    name_share,
     question_type,
     sentence_types,
 )
@@ -55,6 +56,13 @@ def test_sentence_types_see_years_numbers_new_names_and_percentages() -> None:
     year, number, new_name, percent = sentence_types("It was surveyed in 1871 by Ilse Marrow, 40% of it.", asked)
     assert (year, number, new_name, percent) == (1.0, 1.0, 1.0, 1.0)
     assert sentence_types("The lake of Varn is deep.", asked).tolist() == [0.0, 0.0, 0.0, 0.0]  # "Varn" is asked
+
+
+def test_name_share_tells_a_register_line_from_prose() -> None:
+    register = name_share("Jane Roe, Director of Trade for the City of Alder Bay, private interview, May 2, 2023.")
+    prose = name_share("Jane Roe said the city of Alder Bay opened a trade office because exporters asked for one.")
+    assert register > 0.6 > 0.4 > prose
+    assert name_share("Okay.") == 0.0  # no content word after the first
 
 
 def test_feature_matrix_crosses_question_type_with_sentence_values() -> None:
@@ -154,7 +162,7 @@ def test_shipped_scorer_is_complete_and_documented() -> None:
     assert tuple(data["stage1"]["names"]) == FEATURES
     assert 0.0 < data["threshold"] < 1.0 and data["seed"] and data["data"]["squad_split"]["test"]
     assert set(data["data"]["squad_split"]["test"]).isdisjoint(data["data"]["squad_split"]["train"])
-    assert set(data["dev"]) == {"squad", "gold"}  # the figures it reached on data it was not fitted on
+    assert set(data["dev"]) == {"squad", "gold", "users"}  # the figures it reached on data it was not fitted on
     confidence = data["answerable"]
     for name in ("negated", "opposite"):  # a sentence that says the opposite of what is asked lowers it
         assert confidence["weights"][confidence["names"].index(name)] < 0

@@ -24,6 +24,7 @@ from ..documents.text import (
     STOPWORDS,
     content_terms,
     document_frequencies,
+    fold,
     normalise_space,
     stem,
     term_tuple,
@@ -44,6 +45,7 @@ from ..reading.scorer import (
     feature_matrix,
     log1p,
     merge_logits,
+    name_share,
     question_type,
     sentence_types,
     share_found,
@@ -291,6 +293,7 @@ class Extractor:
                 "n_terms": float(len(present)), "head_sentence": float(view.head is None or view.head in present),
                 "head_near": float(view.head is None or view.head in near),
                 "interview": float(chunk.kind == "interview"),  # interview notes and register entries
+                "name_share": name_share(own_text),
             })
             out.append(Scored(hit, sentence, row0 + i, 0.0, entry))
             previous, previous_text = own, own_text
@@ -455,7 +458,9 @@ def _unknown_note(unknown: list[str]) -> str | None:
 
 
 def _changed(question: str, resolved: str) -> str | None:
-    return resolved if resolved != question else None
+    """The question as understood, when it differs from the question as asked by more than capitals and accents
+    (a spelling corrected, a follow-up resolved)."""
+    return resolved if fold(resolved) != fold(question) else None
 
 
 # A sentence that leans on the one before: it opens with a personal or demonstrative pronoun, or "given this",

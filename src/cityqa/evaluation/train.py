@@ -74,6 +74,9 @@ TOP_N = Settings.model_fields["align_top_n"].default
 # chosen for this cost, and the one from which the closest passage is offered for a cost of 1.
 COST_WRONG = 5.0
 GOLD_WEIGHT = 5.0
+# where questions come from: public SQuAD articles, the report's gold questions, questions about the report in a
+# new user's words (lower case, other words than the report's; `--users`)
+ORIGINS = ("squad", "gold", "users")
 
 
 @dataclass
@@ -109,18 +112,19 @@ def _assistant(corpus: Path, index: Path) -> Any:
 
 
 def _mine(assistant: Any, items: list[dict[str, Any]]) -> list[Group]:
-    """Candidates of each question, retrieved as `Assistant.ask` retrieves them."""
+    """Candidates of each question, read and retrieved as `Assistant.ask` reads and retrieves it."""
     engine = assistant.engine
     groups = []
     for item in items:
-        vector = assistant.embedder.encode_one(item["question"])
-        hits = engine.retriever.retrieve(item["question"], vector, assistant.settings.top_k)
-        scored, rows = engine.extractor.candidates(item["question"], vector, hits)
+        question = assistant.understand(item["question"])
+        vector = assistant.embedder.encode_one(question)
+        hits = engine.retriever.retrieve(question, vector, assistant.settings.top_k)
+        scored, rows = engine.extractor.candidates(question, vector, hits)
         if scored:
             groups.append(Group(
-                item["id"], item["question"], item["split"], item["origin"], item["source"], item["answerable"],
+                item["id"], question, item["split"], item["origin"], item["source"], item["answerable"],
                 np.array([item["label"](s) for s in scored], dtype=np.float32),
-                feature_matrix(rows, question_type(item["question"])),
+                feature_matrix(rows, question_type(question)),
                 [engine.extractor.quote_text(s) for s in scored],
                 [engine.extractor.sentence_before(s) for s in scored],
                 item.get("kind", "asked"),
@@ -254,10 +258,14 @@ def gold_split(qid: str) -> str:
     return "dev" if int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 3 == 0 else "train"
 
 
-def gold_source(gold: Path, corpus: Path, work: Path) -> Source:
+def gold_source(files: dict[str, Path], corpus: Path, work: Path) -> Source:
+    """The report's questions: `files` maps an origin ("gold": the project's gold questions, "users": questions
+    in a new user's words) to its file; each file split by `gold_split`."""
     assistant = _assistant(corpus, work / "gold-index")
     items = []
-    for record in (json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()):
+    records = [({**json.loads(line), "origin": origin}) for origin, path in files.items()
+               for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for record in records:
         if record.get("history"):
             continue  # a follow-up needs its conversation
         spans = []
@@ -272,7 +280,8 @@ def gold_source(gold: Path, corpus: Path, work: Path) -> Source:
                              for src, a, b in spans))
 
         items.append({"id": record["id"], "question": record["question"], "split": gold_split(record["id"]),
-                      "origin": "gold", "source": "gold", "answerable": bool(record["answerable"]), "label": label})
+                      "origin": record["origin"], "source": "gold", "answerable": bool(record["answerable"]),
+                      "label": label})
     text = "\n".join(path.read_text(encoding="utf-8", errors="replace") for path in sorted(corpus.iterdir())
                      if path.is_file())
     return Source(assistant, items, {"gold": set(content_terms(text))}, {"gold": text})
@@ -333,8 +342,10 @@ def curve(conf: np.ndarray, correct: np.ndarray, groups: list[Group]) -> dict[st
     """What each threshold gives on the dev questions of each origin: evidence cited and false "not found" on the
     answerable ones, abstained on the unanswerable ones asked and on the made ones, wrong quotes per question."""
     out: dict[str, list[dict[str, float]]] = {}
-    for origin in ("squad", "gold"):
+    for origin in ORIGINS:
         m = np.array([g.origin == origin and g.split == "dev" for g in groups])
+        if not m.any():
+            continue
         asked = np.array([g.kind == "asked" for g in groups])
         ans = m & np.array([g.answerable for g in groups])
         rows = []
@@ -402,13 +413,13 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, 
     stage2, _, _ = fit_confidence([g for g in dev if g.kind == "asked"], stage1, encoder, None)
     _, x_dev, ok_dev = fit_confidence(dev, stage1, encoder, reader, stage2)
     _, x_train, ok_train = fit_confidence(train, stage1, encoder, reader, stage2)
-    gold_train = np.array([g.origin == "gold" for g in train])
+    report_train = np.array([g.origin != "squad" for g in train])
     squad_dev = np.array([g.origin == "squad" for g in dev])
-    fit_groups = [*(g for g in dev if g.origin == "squad"), *(g for g in train if g.origin == "gold")]
-    x_fit = np.vstack([x_dev[squad_dev], x_train[gold_train]])
-    ok_fit = np.concatenate([ok_dev[squad_dev], ok_train[gold_train]])
-    origin = np.array([g.origin for g in fit_groups])
-    weights = np.where(origin == "gold", (origin == "squad").sum() / max(1, (origin == "gold").sum()), 1.0)
+    fit_groups = [*(g for g in dev if g.origin == "squad"), *(g for g in train if g.origin != "squad")]
+    x_fit = np.vstack([x_dev[squad_dev], x_train[report_train]])
+    ok_fit = np.concatenate([ok_dev[squad_dev], ok_train[report_train]])
+    squad = np.array([g.origin == "squad" for g in fit_groups])
+    weights = np.where(squad, 1.0, squad.sum() / max(1, (~squad).sum()))
     confidence = fit_linear(x_fit, ok_fit.astype(float), ANSWERABILITY_FEATURES, weights)
     asked_fit = np.array([g.kind == "asked" for g in fit_groups])
     confidence = recalibrate(confidence, x_fit[asked_fit], ok_fit[asked_fit], weights[asked_fit])
@@ -416,15 +427,17 @@ def fit_dev(train: list[Group], dev: list[Group], stage1: Linear, encoder: Any, 
     conf = 1 / (1 + np.exp(-confidence.logit(np.vstack([x_train, x_dev]))))
     answerable = np.array([g.answerable for g in everything])
     ok = np.concatenate([ok_train, ok_dev])
-    report = np.array([g.origin == "gold" and g.split == "dev" for g in everything])
+    report = np.array([g.origin != "squad" and g.split == "dev" for g in everything])
     # never below the break-even of a calibrated probability: quoting at p costs COST_WRONG * (1 - p) against p for
     # abstaining; a dev minimum below it comes from a flat curve over a few dozen questions, not from the model
     threshold = max(choose_threshold(conf[report], ok[report], answerable[report], COST_WRONG), break_even())
     closest = choose_threshold(conf[report], ok[report], answerable[report], 1.0)
     asked = np.array([g.kind == "asked" for g in everything])
     figures = {}
-    for name in ("squad", "gold"):
+    for name in ORIGINS:
         m = np.array([g.origin == name and g.split == "dev" for g in everything])
+        if not m.any():
+            continue
         ans, un = m & answerable, m & ~answerable & asked
         figures[name] = {
             "questions": int(m.sum()), "top1": round(float(ok[ans].mean()), 4),
@@ -446,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cityqa.evaluation.train", description=__doc__.split("\n")[0])
     parser.add_argument("--squad", type=Path, default=Path("../shared/bench/squad-public.json"))
     parser.add_argument("--gold", type=Path, default=Path("tests/gold/questions.jsonl"))
+    parser.add_argument("--users", default="tests/gold/dev_users.jsonl",
+                        help="questions about the same corpus in a new user's words (gold format), or 'none'")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--work", type=Path, default=Path("train-work"), help="indexes and mined candidates")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
@@ -454,11 +469,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     mined = args.work / "groups.pkl"
+    files = {"gold": args.gold, **({} if args.users == "none" else {"users": Path(args.users)})}
     if mined.is_file():  # delete it to mine again (after changing features or data)
         groups = pickle.loads(mined.read_bytes())
     else:
         log("mining candidates")
-        groups = mine([squad_source(args.squad, args.work), gold_source(args.gold, args.corpus, args.work)])
+        groups = mine([squad_source(args.squad, args.work), gold_source(files, args.corpus, args.work)])
         mined.write_bytes(pickle.dumps(groups))
     train = [g for g in groups if g.split == "train"]
     asked = [g for g in train if g.kind == "asked"]  # stage 1 ranks sentences: the made negatives add nothing
@@ -466,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"{len(groups)} questions: train {len(train)}, dev {len(dev)}, "
         f"test {sum(g.split == 'test' for g in groups)} (not used)")
     # the report's own questions are few beside SQuAD's: each counts GOLD_WEIGHT times
-    weights = np.concatenate([np.full(len(g.labels), GOLD_WEIGHT if g.origin == "gold" else 1.0) for g in asked])
+    weights = np.concatenate([np.full(len(g.labels), 1.0 if g.origin == "squad" else GOLD_WEIGHT) for g in asked])
     stage1 = fit_linear(np.vstack([g.features for g in asked]), np.concatenate([g.labels for g in asked]), FEATURES,
                         weights)
     log(f"stage 1 top-1: train {top1(train, [stage1.logit(g.features) for g in train]):.3f}, "
@@ -481,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"dev: {json.dumps(fitted['dev'])}; threshold {fitted['threshold']}")
     scorer = {
         "stage1": stage1.to_dict(), **fitted, "top_n": TOP_N, "seed": SEED,
-        "data": {"squad": args.squad.name, "squad_split": split, "gold": str(args.gold),
+        "data": {"squad": args.squad.name, "squad_split": split, "gold": {k: str(v) for k, v in files.items()},
                  "gold_split": "sha256(id) % 3 == 0 -> dev", "questions": {"train": len(train), "dev": len(dev)}},
         "licence": "fitted on SQuAD 2.0 (CC BY-SA 4.0, Rajpurkar, Jia & Liang 2018) and cityqa's gold questions",
     }

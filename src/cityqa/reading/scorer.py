@@ -91,13 +91,26 @@ def _values_of(text: str) -> tuple[float, float, frozenset[str], float]:
             float(bool(_PERCENT.search(text))))
 
 
+_WORDS = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+@lru_cache(maxsize=100_000)
+def name_share(text: str) -> float:
+    """The share of a sentence's content words that are capitalised after its first word: near 1 for a line of a
+    register, a reference list or a heading ("Jane Roe, Director of Trade, City of X, interview, May 2, 2023"),
+    which matches a question's names without stating anything about them; low in running prose."""
+    found = _WORDS.findall(text)
+    content = [w for w in found[1:] if w.lower() not in STOPWORDS]
+    return sum(w[0].isupper() for w in content) / len(content) if content else 0.0
+
+
 # ------------------------------------------------------------------ features
 
 BASE_FEATURES = (
     "cos", "cos_ctx", "cos_max", "coverage", "coverage_near", "coverage_passage", "bigrams", "novel", "length",
     "first", "leans_back", "d_cos", "d_coverage", "d_cos_passage", "bm25", "d_bm25",
     "has_names", "names_sentence", "names_near", "names_passage", "values_missing", "missing_top", "head_sentence",
-    "head_near", "interview", "unknown",
+    "head_near", "interview", "unknown", "name_share",
 )
 TYPE_FEATURES = tuple(f"{q}*{s}" for q in QTYPES for s in SENTENCE_TYPES) + tuple(f"q_{q}" for q in QTYPES)
 FEATURES = BASE_FEATURES + TYPE_FEATURES
@@ -365,7 +378,7 @@ def merge_logits(first: np.ndarray, top: np.ndarray, second: np.ndarray) -> np.n
 # whether it holds the question's names, numbers and rarest words, how well the question's words align, and
 # whether it says the opposite of what is asked (`contrast`).
 _TOP_FEATURES = ("cos_max", "coverage_near", "names_near", "names_passage", "has_names", "values_missing",
-                 "missing_top", "unknown", "head_near")
+                 "missing_top", "unknown", "head_near", "name_share")
 ANSWERABILITY_FEATURES = ("best", "margin", *_TOP_FEATURES, "align_mean", "align_min", "align_low", "reader",
                           "negated", "opposite", "type_found")
 # The values that answer each kind of question (`SENTENCE_TYPES`): a year for "when", a count, amount or share for
