@@ -249,6 +249,15 @@ def test_negation() -> None:
     assert _mismatches("It costs little or nothing.", "It comes at little or no cost.") == []
 
 
+def test_lexical_negations_agree_in_any_form() -> None:
+    evidence = "There was an overall lack of coordinated trade policy throughout the region."
+    assert _mismatches("The region lacked a coordinated trade policy.", evidence) == []  # 'lacked' / 'lack of'
+    assert _mismatches("The region faced a shortage of coordinated trade policy.", evidence) == []
+    assert [m[2] for m in _mismatches("The region had a coordinated trade policy.", evidence)] == ["negation"]
+    assert [m[2] for m in _mismatches("The region saw an absence of trade policy.",
+                                      "The region had a coordinated trade policy.")] == ["negation"]
+
+
 def test_exclusions_flip_polarity_for_the_excluded_names() -> None:
     evidence = "Seven of the nine cities (all but Anaheim and Long Beach) have a point person for global engagements."
     assert _mismatches("Seven of the nine cities have a point person for global engagements.", evidence) == []
