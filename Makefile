@@ -74,8 +74,9 @@ bench-quick: dev
 
 # refit the answer scorer shipped in src/cityqa/reading/models/scorer.json (about 2 min on 2 cores; see README "Answer scorer")
 SQUAD ?= ../shared/bench/squad-public.json
+USERS ?= tests/gold/dev_users.jsonl
 train: install
-	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --work train-work
+	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --users $(USERS) --work train-work
 
 # retrain the pair reader shipped in src/cityqa/reading/models/reader/ (about an hour on 2 cores, in the background;
 # needs train-work/groups.pkl from `make train`; see README "Pair reader"), then export its best checkpoint and
@@ -86,7 +87,7 @@ reader: install
 	$(PY) -m cityqa.evaluation.reader_train --work train-work --nli $(NLI) --squad $(SQUAD) --out reader-work \
 		--minutes 60 > reader-work.log 2>&1
 	$(PY) -m cityqa.evaluation.reader_train --export reader-work/best
-	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --work train-work
+	$(PY) -m cityqa.evaluation.train --squad $(SQUAD) --users $(USERS) --work train-work
 
 # Rebuild src/cityqa/reading/models/lexicon.json.gz (the fact-checker's WordNet tables) from Debian's wordnet-base.
 lexicon: install

@@ -193,3 +193,28 @@ def test_between_the_two_thresholds_the_closest_passage_is_offered(settings, ass
     answer = strict.answer(question, question, vector, hits)
     assert answer.abstained and answer.outcome == "closest" and answer.answer == NOT_DIRECT
     assert answer.related[0].text == quoted.citations[0].text
+
+
+def test_names_of_a_question_are_its_capitalised_runs() -> None:
+    from cityqa.reading.scorer import names_of
+
+    assert names_of("Since when has the Long Beach mayor met Ada Lind's envoy?") == ["Long Beach", "Ada Lind"]
+    assert names_of("Who leads the office?") == []  # the first word is not a name
+
+
+def test_a_passage_that_does_not_mention_a_name_of_the_question_says_so() -> None:
+    from cityqa.answering.answer import _absent_note
+
+    fresno = "Fresno. Mayor Jerry Dyer has been active in engaging with global partners since 2022."
+    assert _absent_note("Since when has the Long Beach mayor engaged global partners?", fresno,
+                        passage="quoted passage") == "The quoted passage does not mention “Long Beach”."
+    assert _absent_note("Since when has the Fresno mayor engaged global partners?", fresno) is None
+
+
+def test_a_quote_from_a_passage_about_other_places_carries_a_check(quoting: Assistant) -> None:
+    """The quoted passage (Long Beach's and Fresno's leadership) names Sacramento nowhere: the answer says so, and
+    says nothing of the kind for the place the passage does name."""
+    answer = quoting.ask("Since what year has the Sacramento mayor been active with global partners?")
+    assert not answer.abstained and "Jerry Dyer" in answer.citations[0].quote
+    assert answer.caution == "The quoted passage does not mention “Sacramento”."
+    assert quoting.ask("Since what year has the Fresno mayor been active with global partners?").caution is None

@@ -46,6 +46,7 @@ from ..reading.scorer import (
     log1p,
     merge_logits,
     name_share,
+    names_of,
     question_type,
     sentence_types,
     share_found,
@@ -205,8 +206,9 @@ class Extractor:
 
         Three outcomes: the quote (confidence at the threshold or above); "not directly" with the closest passage
         (between `closest_threshold` and the threshold); "not found" with the closest passages (below). An
-        abstention says why where it can: the question's words the documents never use, or a contrast between the
-        question and the closest passage."""
+        abstention says why where it can: the question's words the documents never use, a name of the question the
+        closest passage does not mention, or a contrast between the question and the closest passage; a quote says
+        what to check the same way."""
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
@@ -215,12 +217,15 @@ class Extractor:
             return Answer(
                 question=question, answer=NOT_DIRECT if closest else NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
-                caution=_unknown_note(unknown) or (ranked[0].contrast.note() if ranked else None), closest=closest,
+                caution=_unknown_note(unknown) or (_absent_note(resolved, ranked[0].hit.chunk.search_text())
+                                                   if ranked else None)
+                or (ranked[0].contrast.note() if ranked else None), closest=closest,
             )
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
         text = " ".join(f"{normalise_space(c.text)} [{c.n}]" for c in citations)
-        caution = chosen[0].contrast.note(passage="quoted passage")
+        caution = chosen[0].contrast.note(passage="quoted passage") or _absent_note(
+            resolved, chosen[0].hit.chunk.search_text(), passage="quoted passage")
         return Answer(
             question=question, answer=text, abstained=False, confidence=best, citations=citations,
             related=self._related(ranked, cited={c.chunk_id for c in citations}),
@@ -455,6 +460,17 @@ def _unknown_note(unknown: list[str]) -> str | None:
         return None
     listed = ", ".join(f"“{w}”" for w in unknown[:4])
     return f"The documents never use {'the word' if len(unknown) == 1 else 'the words'} {listed}."
+
+
+def _absent_note(question: str, text: str, passage: str = "closest passage") -> str | None:
+    """What to check when `text` (the closest passage, or a quote with its context) does not mention a name the
+    question gives: what is asked may be stated there for another place or person only ("since when has the Long
+    Beach mayor…" against a sentence about Fresno's mayor)."""
+    present = set(term_tuple(text))
+    absent = [name for name in names_of(question) if not set(term_tuple(name)) <= present]
+    if not absent:
+        return None
+    return f"The {passage} does not mention {' or '.join(f'“{name}”' for name in absent[:3])}."
 
 
 def _changed(question: str, resolved: str) -> str | None:

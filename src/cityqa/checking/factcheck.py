@@ -655,7 +655,8 @@ def _overlaps(
 # ------------------------------------------------------------------ negation
 
 _NEGATION_CUE = re.compile(
-    r"(?<!\bor )(?<!\bif )\b(not(?! only)|no|never|without|lack(?:s|ed|ing)?|shortages?|absence|none|neither|nor|cannot)\b|n['’]t\b",
+    r"(?<!\bor )(?<!\bif )\b(not(?! only)|no|never|without|lack(?:s|ed|ing)?|shortages?|absence|none|neither|nor"
+    r"|cannot)\b|n['’]t\b",
     re.I,
 )  # 'little or no cost' and 'not only' are not negations
 _EXCLUSION = re.compile(r"\b(all but|except|other than|apart from|exceptions?)\b", re.I)

@@ -24,8 +24,9 @@ questions and their negatives (which the confidence model has not seen), a quote
 offered at a cost of 1. The dev curve (each threshold's figures) is kept in the scorer file.
 
 To fit it for another corpus, write its questions in the gold format and pass `--gold FILE --corpus DIR`
-(SQuAD keeps the scorer general); `--squad` takes any SQuAD 2.0 file. About 2 minutes on 2 cores (1 to mine the
-candidates, kept in `WORK/groups.pkl`: delete it after changing a feature).
+(SQuAD keeps the scorer general), and questions in your users' own words with `--users FILE` if you have them
+(`make train` passes the report's, `tests/gold/dev_users.jsonl`); `--squad` takes any SQuAD 2.0 file. About 3
+minutes on 2 cores (1.5 to mine the candidates, kept in `WORK/groups.pkl`: delete it after changing a feature).
 """
 
 from __future__ import annotations
@@ -459,8 +460,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cityqa.evaluation.train", description=__doc__.split("\n")[0])
     parser.add_argument("--squad", type=Path, default=Path("../shared/bench/squad-public.json"))
     parser.add_argument("--gold", type=Path, default=Path("tests/gold/questions.jsonl"))
-    parser.add_argument("--users", default="tests/gold/dev_users.jsonl",
-                        help="questions about the same corpus in a new user's words (gold format), or 'none'")
+    parser.add_argument("--users", default="none",
+                        help="questions about the same corpus in a new user's words (gold format; `make train` passes "
+                             "tests/gold/dev_users.jsonl), or 'none'")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--work", type=Path, default=Path("train-work"), help="indexes and mined candidates")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)

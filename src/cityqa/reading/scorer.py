@@ -145,6 +145,22 @@ class QuestionView:
 _NUMBERS = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 
 
+def names_of(question: str) -> list[str]:
+    """The names a question gives, as written: runs of its capitalised words after the first ("Long Beach", not
+    "Who"), without a possessive ending."""
+    names: list[str] = []
+    end = -1
+    text = question.strip()
+    for m in _CAPITALISED.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group(0))
+        if names and text[end : m.start()] == " ":
+            names[-1] += " " + word
+        else:
+            names.append(word)
+        end = m.end()
+    return names
+
+
 @lru_cache(maxsize=65536)
 def word_forms(word: str) -> frozenset[str]:
     """A lower-cased word's stem and base forms: 'fell' is a form of 'fall', 'cities' of 'city'."""
