@@ -218,3 +218,10 @@ def test_a_quote_from_a_passage_about_other_places_carries_a_check(quoting: Assi
     assert not answer.abstained and "Jerry Dyer" in answer.citations[0].quote
     assert answer.caution == "The quoted passage does not mention “Sacramento”."
     assert quoting.ask("Since what year has the Fresno mayor been active with global partners?").caution is None
+
+
+def test_the_reason_names_the_things_asked_about_not_the_users_verbs() -> None:
+    from cityqa.answering.answer import _unknown_note
+
+    assert _unknown_note(["get", "ever", "don't", "income"]) == "The documents never use the word “income”."
+    assert _unknown_note(["get", "ever"]) is None  # the predicate in other words: no sign the topic is missing

@@ -32,6 +32,7 @@ from ..documents.text import (
 )
 from ..index.embeddings import Embedder
 from ..index.nodes import NodeStore
+from ..reading.align import lexicon
 from ..reading.reader import PairReader, default_reader, reader_text
 from ..reading.scorer import (
     NO_CONTRAST,
@@ -455,7 +456,12 @@ def _defines(view: QuestionView, chunk: Chunk) -> bool:
 
 
 def _unknown_note(unknown: list[str]) -> str | None:
-    """The reason an abstention gives when some of the question's words occur nowhere in the documents."""
+    """The reason an abstention gives when some of the question's words occur nowhere in the documents: the things
+    it asks about (nouns, adjectives, names). A verb or an adverb the documents do not use is a weak sign, users
+    word the predicate their own way ("when did the city *get* into…", "do they *ever*…"), and a contraction is no
+    topic."""
+    lex = lexicon()
+    unknown = [w for w in unknown if lex.pos(w) not in ("v", "r") and not any(c in w for c in "'’")]
     if not unknown:
         return None
     listed = ", ".join(f"“{w}”" for w in unknown[:4])
