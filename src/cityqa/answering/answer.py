@@ -207,9 +207,7 @@ class Extractor:
 
         Three outcomes: the quote (confidence at the threshold or above); "not directly" with the closest passage
         (between `closest_threshold` and the threshold); "not found" with the closest passages (below). An
-        abstention says why where it can: the question's words the documents never use, a name of the question the
-        closest passage does not mention, or a contrast between the question and the closest passage; a quote says
-        what to check the same way."""
+        abstention says why where it can (`_abstention_reason`); a quote says what to check the same way."""
         ranked = self.rank_sentences(resolved, query_vector, hits) if ranked is None else ranked
         best = ranked[0].score if ranked else 0.0
         if best < self.threshold:
@@ -218,9 +216,7 @@ class Extractor:
             return Answer(
                 question=question, answer=NOT_DIRECT if closest else NOT_FOUND, abstained=True, confidence=best,
                 related=self._related(ranked, cited=set()), resolved_question=_changed(question, resolved),
-                caution=_unknown_note(unknown) or (_absent_note(resolved, ranked[0].hit.chunk.search_text())
-                                                   if ranked else None)
-                or (ranked[0].contrast.note() if ranked else None), closest=closest,
+                caution=_abstention_reason(resolved, unknown, ranked[0] if ranked else None), closest=closest,
             )
         chosen = self._select(resolved, ranked)
         citations = [citation(n, s.hit.chunk, s.sentence, s.score) for n, s in enumerate(chosen, 1)]
@@ -468,10 +464,19 @@ def _unknown_note(unknown: list[str]) -> str | None:
     return f"The documents never use {'the word' if len(unknown) == 1 else 'the words'} {listed}."
 
 
+def _abstention_reason(question: str, unknown: list[str], closest: Scored | None) -> str | None:
+    """Why an answer abstains, where it can say: the things asked about that no document names, else a name of the
+    question the closest passage does not mention, else a contrast between the question and the closest passage."""
+    if closest is None:
+        return _unknown_note(unknown)
+    return (_unknown_note(unknown) or _absent_note(question, closest.hit.chunk.search_text())
+            or closest.contrast.note())
+
+
 def _absent_note(question: str, text: str, passage: str = "closest passage") -> str | None:
-    """What to check when `text` (the closest passage, or a quote with its context) does not mention a name the
-    question gives: what is asked may be stated there for another place or person only ("since when has the Long
-    Beach mayor…" against a sentence about Fresno's mayor)."""
+    """What to check when `text` (the closest or the quoted passage) does not mention a name the question gives:
+    what is asked may be stated there for another place or person only ("since when has the Sacramento mayor…"
+    against a passage on Long Beach's and Fresno's mayors)."""
     present = set(term_tuple(text))
     absent = [name for name in names_of(question) if not set(term_tuple(name)) <= present]
     if not absent:

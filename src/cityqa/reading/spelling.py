@@ -156,7 +156,7 @@ class Truecaser:
             ranked = counts.most_common(2)
             if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
                 initials[letters] = ranked[0][0]
-        return names, initials, frozenset(lower).union(*forms)
+        return names, initials, frozenset(lower).union(*forms)  # the lower-case words and every name's words
 
     def restore(self, question: str) -> str:
         """`question` with the initials of a name written out, and its names capitalised as the documents write
