@@ -134,7 +134,7 @@ class Truecaser:
     def _tables(self) -> tuple[dict[tuple[str, ...], str], dict[str, str], frozenset[str]]:
         """The names by their folded words, the names of two to four capitalised words by their initials (where
         one name is the most frequent with them), and the documents' folded words (written in lower case, or in a
-        name: a word seen only opening a sentence is not among them, and need not be). About 0.2 s per MB of text,
+        name: a word seen only opening a sentence is not among them, and need not be). About 0.25 s per MB of text,
         once per index generation."""
         forms: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         lower: Counter[str] = Counter()

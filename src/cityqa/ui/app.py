@@ -449,8 +449,8 @@ def catch_up(assistant: Assistant) -> None:
 def _warm_up(assistant: Assistant) -> None:
     """Load the index and the embedding model now, so the first person to ask does not wait for them; the
     fact-checker's word tables (about a second) and the tables that read a question typed with a typo or in lower
-    case (about 0.2 s per MB of indexed text: 5 s at 100k passages) load in the background, after the server is
-    up."""
+    case (about 0.25 s per MB of indexed text: 6.6 s and 5.0 s at 100k passages) load in the background, after
+    the server is up."""
     try:
         assistant.ask("Which cities have an office of international affairs?")
         threading.Thread(target=_warm_tables, args=(assistant,), daemon=True).start()
