@@ -137,10 +137,10 @@ class Settings(BaseSettings):
     restore_capitals: bool = Field(
         True,
         description=(
-            "Give a question typed all in lower case the capitals its names have in the documents ('long beach' -> "
-            "'Long Beach'), and write out a short unknown word that is the initials of a document name ('sj' -> "
-            "'San José'): the answer scorer reads names from capitals (README 'Abstention', 'Questions as users "
-            "type them')."
+            "Give a question typed all in lower case the capitals its names have in the documents ('port alder' -> "
+            "'Port Alder'), and write out a short unknown word that is the initials of a document name ('otp' -> "
+            "'Office of Trade and Protocol'): the answer scorer reads names from capitals (README 'Abstention', "
+            "'Questions as users type them')."
         ),
     )
     ocr: bool = Field(

@@ -475,8 +475,8 @@ def _abstention_reason(question: str, unknown: list[str], closest: Scored | None
 
 def _absent_note(question: str, text: str, passage: str = "closest passage") -> str | None:
     """What to check when `text` (the closest or the quoted passage) does not mention a name the question gives:
-    what is asked may be stated there for another place or person only ("since when has the Sacramento mayor…"
-    against a passage on Long Beach's and Fresno's mayors)."""
+    what is asked may be stated there for another place or person only ("since when has the Riverbend mayor…"
+    against a passage on Port Alder's and Ogdenville's mayors)."""
     present = set(term_tuple(text))
     absent = [name for name in names_of(question) if not set(term_tuple(name)) <= present]
     if not absent:

@@ -133,7 +133,7 @@ class QuestionView:
     @classmethod
     def of(cls, question: str) -> QuestionView:
         terms = content_terms(question)
-        names = {t for m in _CAPITALISED.finditer(question.strip()) for t in content_terms(m.group(0))}
+        names = {t for name in names_of(question) for t in content_terms(name)}
         head = next((t for t in terms if t not in names), None)
         tokens = words(question)
         forms = frozenset(f for w in tokens for f in word_forms(w))
@@ -146,7 +146,7 @@ _NUMBERS = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 
 
 def names_of(question: str) -> list[str]:
-    """The names a question gives, as written: runs of its capitalised words after the first ("Long Beach", not
+    """The names a question gives, as written: runs of its capitalised words after the first ("Port Alder", not
     "Who"), without a possessive ending."""
     names: list[str] = []
     end = -1

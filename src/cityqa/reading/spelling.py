@@ -103,10 +103,10 @@ def _one_edit(a: str, b: str) -> bool:
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
 _CONNECTORS = frozenset({"of", "de", "del", "la", "los", "las", "the", "and", "for", "y", "du", "von", "van"})
 _UPPER = "A-ZÀ-ÖØ-Þ"  # capitals of the Latin script
-_CAPITALISED = rf"[{_UPPER}][^\W_]*"
+_CAPITAL_WORD = rf"[{_UPPER}][^\W_]*"
 _RUN = re.compile(
-    rf"(?<![^\W_]){_CAPITALISED}"
-    rf"(?:(?:[ \t]+|-|[ \t]+(?:(?:{'|'.join(sorted(_CONNECTORS))})[ \t]+)+){_CAPITALISED})*"
+    rf"(?<![^\W_]){_CAPITAL_WORD}"
+    rf"(?:(?:[ \t]+|-|[ \t]+(?:(?:{'|'.join(sorted(_CONNECTORS))})[ \t]+)+){_CAPITAL_WORD})*"
 )
 _LOWER_WORD = re.compile(rf"(?<![^\W_])[^\W\d_{_UPPER}][^\W\d_]*")
 MAX_RUN = 6  # words in the longest name looked up ("Office of International Affairs and Protocol")
@@ -114,17 +114,17 @@ MAX_INITIALS = 4  # letters in the longest initials written out ("oiap")
 
 
 class Truecaser:
-    """Gives a question typed without capitals ("how big is long beach's port") the capitals the documents write
-    its names with ("Long Beach"), so that everything reading names from capitals sees them as in a question typed
+    """Gives a question typed without capitals ("how big is port alder's harbour") the capitals the documents write
+    its names with ("Port Alder"), so that everything reading names from capitals sees them as in a question typed
     with care. A name is a run of capitalised words (joined by "of", "de", "the"…) in running text, not at a
     sentence's start; a one-word name counts only where the documents write it capitalised more often than not
-    ("fresno" → "Fresno", "long" in "how long" stays). Questions with a capital after their first letter keep
+    ("riverbend" → "Riverbend", "long" in "how long" stays). Questions with a capital after their first letter keep
     their capitals: their writer chose them.
 
-    In any question, a short word no document uses that is the initials of a name the documents use ("sj", "SF",
-    "oia") becomes that name ("San José"): users abbreviate the names they type most, and an unknown word counts
-    against an answer. A word English knows (`known`: "us", "la") is taken for initials only when typed in capitals
-    ("US", "LA")."""
+    In any question, a short word no document uses that is the initials of a name the documents use ("otp", "PA")
+    becomes that name ("Office of Trade and Protocol", "Port Alder"): users abbreviate the names they type most, and
+    an unknown word counts against an answer. A word English knows (`known`: "us", "la") is taken for initials only
+    when typed in capitals ("US", "LA")."""
 
     def __init__(self, texts: Callable[[], Iterable[str]], known: Callable[[str], bool] = lambda word: False) -> None:
         self._texts = texts
@@ -143,14 +143,13 @@ class Truecaser:
                 lower[fold(word)] += n
             for run in _runs(text):
                 forms[tuple(fold(w) for w in _TOKEN.findall(run))][run] += 1
-        names = {key: counts.most_common(1)[0][0] for key, counts in forms.items()
-                 if len(key) > 1 or sum(counts.values()) > lower[key[0]]}
+        written = {key: (counts.most_common(1)[0][0], sum(counts.values())) for key, counts in forms.items()}
+        names = {key: name for key, (name, n) in written.items() if len(key) > 1 or n > lower[key[0]]}
         by_initials: dict[str, Counter[str]] = defaultdict(Counter)
-        for counts in forms.values():
-            name = counts.most_common(1)[0][0]
+        for name, n in written.values():
             capitals = [w for w in _TOKEN.findall(name) if w[0].isupper()]
             if 2 <= len(capitals) <= MAX_INITIALS:
-                by_initials[fold("".join(w[0] for w in capitals))][name] += sum(counts.values())
+                by_initials[fold("".join(w[0] for w in capitals))][name] += n
         initials = {}
         for letters, counts in by_initials.items():
             ranked = counts.most_common(2)
