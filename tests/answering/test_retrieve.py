@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from llama_index.core.schema import QueryBundle
 
 from cityqa import Assistant
+from cityqa.answering.retrieve import _NodeCache
+from cityqa.index.embeddings import llama_embedding
 
 QUESTION = "What shortages do cities face in doing international relations work?"
 
@@ -34,3 +39,44 @@ def test_passages_are_cut_to_k_after_the_answerer_reorders_the_pool(assistant: A
     assert len(assistant.passages(QUESTION, k=2)) == 2
     pool = assistant.engine.retriever.retrieve(QUESTION, assistant.embedder.encode_one(QUESTION), 2)
     assert len(pool) > 2  # the answerer saw more than it lists
+
+
+QUESTIONS = (QUESTION, "Which city hosted a trade mission in 2019?", "office of international affairs budget",
+             "sister city agreements signed by mayors")
+
+
+def _same_results(ours: Any, theirs: Any, bundle: QueryBundle) -> None:
+    mine, plain = ours.retrieve(bundle), theirs.retrieve(bundle)
+    assert [r.node.node_id for r in mine] == [r.node.node_id for r in plain]
+    assert [r.score for r in mine] == pytest.approx([r.score for r in plain], abs=1e-9)
+    assert [r.node.hash for r in mine] == [r.node.hash for r in plain]  # the fusion de-duplicates by this hash
+
+
+def test_node_caching_retrievers_return_what_llama_indexs_own_return(assistant: Assistant) -> None:
+    """The caching BM25 retriever and the ids-first Chroma store give llama-index's own results, node for node,
+    on a first query and on repeated ones (from the cache)."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    engine = assistant.engine
+    store, k = assistant.store, engine.retriever.bm25.similarity_top_k
+    plain_bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(store.require_manifest())))
+    plain_bm25.similarity_top_k = k
+    plain_dense = VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=store.collection()), embed_model=llama_embedding(assistant.embedder),
+        transformations=[],
+    ).as_retriever(similarity_top_k=k)
+    for _ in range(2):
+        for question in QUESTIONS:
+            bundle = QueryBundle(query_str=question, embedding=assistant.embedder.encode_one(question).tolist())
+            _same_results(engine.retriever.bm25, plain_bm25, bundle)
+            _same_results(engine.retriever.dense, plain_dense, bundle)
+
+
+def test_the_node_cache_keeps_the_latest_nodes_and_skips_vanished_ones() -> None:
+    cache = _NodeCache(size=2)
+    assert cache.missing(["a", "b"]) == ["a", "b"]
+    assert cache.take(["a", "b"], {"a": 1, "b": 2}) == [1, 2]
+    assert cache.take(["c", "gone"], {"c": 3}) == [3, None]  # "gone": deleted between query and fetch
+    assert cache.missing(["a", "b", "c"]) == ["a"]  # least recently used dropped

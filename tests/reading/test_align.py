@@ -25,6 +25,12 @@ def test_bundled_lexicon_loads_offline_and_knows_common_words() -> None:
     assert not lex.opposite("large", "big")
 
 
+def test_every_word_of_a_synset_has_a_part_of_speech() -> None:
+    """What lets a question be read without building the synset tables: `pos` lists every word they hold."""
+    lex = lexicon()
+    assert set(lex._tables[0]) == set(lex._pos)
+
+
 @pytest.mark.parametrize(("word", "pos"), [("manager", "n"), ("sent", "v"), ("hosted", "v"), ("large", "a"),
                                            ("leaders", "n"), ("across", "r"), ("the", "")])
 def test_part_of_speech_of_inflected_words(word: str, pos: str) -> None:

@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -79,19 +79,17 @@ def tokenize(text: str) -> tuple[Token, ...]:
 
 class Lexicon:
     """WordNet senses of single words, looked up through their base forms: synonyms (a shared synset),
-    hypernyms (a 'delegation' is a 'group'), antonyms and each word's usual part of speech."""
+    hypernyms (a 'delegation' is a 'group'), antonyms and each word's usual part of speech.
+
+    `pos` lists every word the synsets hold (WordNet gives each lemma a part of speech), so which words are known
+    is read from it alone; the synset tables are built the first time senses are compared (`same`,
+    `generalises`: the fact-checker's alignment), not for a question, which only needs parts of speech, base forms
+    and antonyms (0.14 s of a cold `cityqa ask`)."""
 
     def __init__(self, synsets: Sequence[Sequence[Any]], antonyms: Sequence[Sequence[str]],
                  pos: dict[str, tuple[str, int, str]],
                  exceptions: dict[str, str]) -> None:
-        self._senses: dict[str, list[tuple[int, int]]] = {}  # word -> (synset row, sense rank)
-        self._parents: list[Sequence[int]] = []
-        self._kinds: list[str] = []
-        for row, (kind, words, ranks, parents) in enumerate(synsets):
-            self._parents.append(parents)
-            self._kinds.append(kind)
-            for word, rank in zip(words, ranks, strict=True):
-                self._senses.setdefault(word, []).append((row, rank))
+        self._synsets = synsets
         self._opposites: dict[str, set[str]] = {}  # each word of a listed antonym pair -> the other(s)
         for pair in antonyms:
             for x, y in itertools.permutations(pair, 2):
@@ -116,6 +114,27 @@ class Lexicon:
             if paused:
                 gc.enable()
 
+    @cached_property
+    def _tables(self) -> tuple[dict[str, list[tuple[int, int]]], list[Sequence[int]], list[str]]:
+        """Each word's (synset row, sense rank), each synset's hypernym rows and part of speech. Built with the
+        garbage collector paused, as the lexicon is read (see `bundled`)."""
+        senses: dict[str, list[tuple[int, int]]] = {}
+        parents: list[Sequence[int]] = []
+        kinds: list[str] = []
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            for row, (kind, words, ranks, ups) in enumerate(self._synsets):
+                parents.append(ups)
+                kinds.append(kind)
+                for word, rank in zip(words, ranks, strict=True):
+                    senses.setdefault(word, []).append((row, rank))
+        finally:
+            gc.freeze()
+            if paused:
+                gc.enable()
+        return senses, parents, kinds
+
     @lru_cache(maxsize=16384)  # noqa: B019 - one lexicon per process, kept for its life
     def bases(self, word: str) -> tuple[str, ...]:
         """`word` and the base forms it may be an inflection of ('leaders' -> leader, 'fell' -> fall), known
@@ -131,12 +150,13 @@ class Lexicon:
                 found.append(base)
                 if len(base) > 3 and base[-1] == base[-2] and not replacement:
                     found.append(base[:-1])  # 'banned' -> 'bann' -> 'ban'
-        known = [b for b in dict.fromkeys(found) if b in self._senses or b in self._pos]
+        known = [b for b in dict.fromkeys(found) if b in self._pos]
         return tuple(known) or (word,)
 
     @lru_cache(maxsize=65536)  # noqa: B019 - one lexicon per process, kept for its life
     def _rows(self, word: str, max_rank: int) -> frozenset[int]:
-        return frozenset(row for base in self.bases(word) for row, rank in self._senses.get(base, ())
+        senses = self._tables[0]
+        return frozenset(row for base in self.bases(word) for row, rank in senses.get(base, ())
                          if rank <= max_rank)
 
     def same(self, a: str, b: str, max_rank: int = COMMON_SENSES) -> bool:
@@ -149,10 +169,11 @@ class Lexicon:
         the collective sense of 'leaders' is a 'group', but 'business groups' are not 'business leaders'."""
         targets = self._rows(general, COMMON_SENSES)
         lemma = self.bases(specific)[-1]  # 'leaders' -> leader (WordNet also lists 'leaders', the collective)
-        frontier = {row for row, rank in self._senses.get(lemma, ()) if rank == 1 and self._kinds[row] == "n"}
+        senses, parents, kinds = self._tables
+        frontier = {row for row, rank in senses.get(lemma, ()) if rank == 1 and kinds[row] == "n"}
         seen: set[int] = set()
         for _ in range(HYPERNYM_DEPTH):
-            frontier = {p for row in frontier for p in self._parents[row]} - seen
+            frontier = {p for row in frontier for p in parents[row]} - seen
             if frontier & targets:
                 return True
             seen |= frontier
@@ -160,7 +181,7 @@ class Lexicon:
 
     def knows(self, word: str) -> bool:
         """Whether `word` or a base form of it is an English word WordNet lists."""
-        return any(b in self._senses or b in self._pos for b in self.bases(word))
+        return any(b in self._pos for b in self.bases(word))
 
     def opposite(self, a: str, b: str) -> bool:
         return not self.antonyms(a).isdisjoint(self.bases(b))
