@@ -65,7 +65,7 @@ def test_ask_text_output_lists_citations(workdir: Path) -> None:
 def test_a_not_found_says_why_under_the_verdict(workdir: Path) -> None:
     result = run("ask", "--index", "idx", "Which port is not self-funding?", cwd=workdir)
     lines = result.stdout.splitlines()
-    assert lines[1] == "A: Not found in the documents: nothing in the indexed sources answers this question."
+    assert lines[1] == "A: Not found in the documents: no passage clearly answers this question."
     assert "that the closest passage answers the question" in lines[2]
     assert lines[3] == "   why: The question is negated (“not”); the closest passage says nothing of the kind."
 

@@ -57,7 +57,9 @@ from ..reading.scorer import (
 from ..settings import Settings
 from ..types import Answer, Chunk, Citation, Hit, Sentence
 
-NOT_FOUND = "Not found in the documents: nothing in the indexed sources answers this question."
+# Not "nothing answers this": below the closest band the best passage still answers now and then (a calibrated
+# 0.4 is four in ten), and the passages listed with it are there to be read.
+NOT_FOUND = "Not found in the documents: no passage clearly answers this question."
 # Between an answer and "not found": the best sentence is close to the question but not sure to answer it. The
 # answer is abstained (nothing is quoted as the answer); the passage is the first of `related`.
 NOT_DIRECT = "The documents do not say this directly; the closest passage is shown below."
