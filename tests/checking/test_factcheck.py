@@ -233,6 +233,17 @@ def test_counts_and_ranks() -> None:
     ]
 
 
+def test_a_reordered_claim_sets_no_word_against_a_year_or_number() -> None:
+    """'Seoul was the destination of the fourth mission' says the source's '…the fourth mission to Seoul in 2019'
+    in another order: the claim's 'destination' lands in the slot the year fills, but a noun is never said in place
+    of a value; the ordinal, compared as a value, still decides."""
+    source = "Mayor Dana Lee led the city's fourth trade mission to Seoul in 2019."
+    assert _mismatches("Seoul was the destination of Mayor Dana Lee's fourth trade mission.", source) == []
+    assert _mismatches("Seoul was the destination of Mayor Dana Lee's third trade mission.", source) == [
+        ("third", "fourth", "number")
+    ]
+
+
 def test_places_and_names() -> None:
     assert _mismatches("Leaders came from Japan.", "Leaders came from Taiwan.") == [("Japan", "Taiwan", "place")]
     assert _mismatches("Mayor Sam Liccardo welcomed him.", "Mayor Matt Mahan welcomed him.") == [
