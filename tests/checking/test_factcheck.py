@@ -201,10 +201,13 @@ def test_number_words() -> None:
     assert number_value("2,000") == 2000
     assert number_value("Third") == 3
     assert number_value("many") is None
+    assert number_value("Twenty-two") == number_value("twenty two") == 22
 
 
 def test_written_out_numbers_equal_digits() -> None:
     assert _mismatches("Seven offices were opened.", "7 offices were opened.") == []
+    assert _mismatches("Twenty-two companies went.", "22 companies went.") == []
+    assert _mismatches("Thirty companies went.", "22 companies went.") == [("Thirty", "22", "number")]
     assert _mismatches("The office had five contracted staff.", "The office had three contracted staff.") == [
         ("five", "three", "number")
     ]

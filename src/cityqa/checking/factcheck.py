@@ -179,7 +179,10 @@ class Value:
     group: str = ""  # place kind (city/country/place) — places compete only within a group
 
 
-_NUM = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + "|".join(NUMBER_WORDS) + r")"
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_UNITS = tuple(w for w, v in NUMBER_WORDS.items() if 1 <= v <= 9 and w not in {"single", "twice"})
+_COMPOUND = rf"(?:{'|'.join(_TENS)})[-\s](?:{'|'.join(_UNITS)})"  # 'twenty-two', 'thirty first'
+_NUM = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + _COMPOUND + "|" + "|".join(NUMBER_WORDS) + r")"
 _COUNT = re.compile(r"\b" + _NUM + r"\s+(?:out\s+)?of\s+(?:the\s+)?" + _NUM + r"\b", re.I)
 _ALL_COUNT = re.compile(r"\b(all|none of)\s+(?:the\s+)?" + _NUM + r"\b", re.I)
 _ORDINALS = {w: v for w, v in NUMBER_WORDS.items() if w.endswith(("st", "nd", "rd", "th"))}
@@ -201,10 +204,13 @@ _TITLES = {"mayor", "lord", "deputy", "director", "commissioner", "governor", "p
 
 
 def number_value(token: str) -> float | None:
-    """'7', '2,000', 'seven' or 'Seventh' as a number; None when it is not one."""
+    """'7', '2,000', 'seven', 'twenty-two' or 'Seventh' as a number; None when it is not one."""
     token = token.lower().replace(",", "")
     if token in NUMBER_WORDS:
         return float(NUMBER_WORDS[token])
+    tens, _, unit = token.replace(" ", "-").partition("-")
+    if tens in _TENS and unit in _UNITS:
+        return float(NUMBER_WORDS[tens] + NUMBER_WORDS[unit])
     try:
         return float(token)
     except ValueError:
