@@ -247,6 +247,18 @@ def test_a_reordered_claim_sets_no_word_against_a_year_or_number() -> None:
     ]
 
 
+@pytest.mark.parametrize(("first", "second", "refers"), [
+    ("Riverbend opened an office in 2014.", "It employs four staff.", True),
+    ("Riverbend opened an office in 2014.", "The office reports to the city manager.", True),
+    ("The city keeps seven sister-city ties.", "The oldest, with Kochi, dates back to 1965.", True),
+    ("The city keeps seven sister-city ties.", "The mayor visited Kochi in 1965.", False),
+    ("The city keeps seven sister-city ties.", "Many cities keep none.", False),
+])
+def test_a_sentence_refers_back_through_a_pronoun_a_named_noun_or_a_superlative(
+        first: str, second: str, refers: bool) -> None:
+    assert factcheck.refers_back(first, second) is refers
+
+
 def test_places_and_names() -> None:
     assert _mismatches("Leaders came from Japan.", "Leaders came from Taiwan.") == [("Japan", "Taiwan", "place")]
     assert _mismatches("Mayor Sam Liccardo welcomed him.", "Mayor Matt Mahan welcomed him.") == [

@@ -505,7 +505,12 @@ _ANAPHORA = re.compile(
 def leans_back(index: int, text: str) -> bool:
     """Whether sentence number `index` of a chunk, reading `text`, needs the sentence before it to be understood
     (it is then quoted, and scored, together with it)."""
-    return bool(index and _ANAPHORA.match(text))
+    return bool(index and opens_with_pronoun(text))
+
+
+def opens_with_pronoun(text: str) -> bool:
+    """Whether a sentence opens with a personal or demonstrative pronoun (after a short time phrase at most)."""
+    return bool(_ANAPHORA.match(text))
 
 
 def quote_span(chunk: Chunk, sentence: Sentence) -> tuple[int, int]:

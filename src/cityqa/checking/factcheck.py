@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..answering.answer import Extractor, Scored, citation
+from ..answering.answer import Extractor, Scored, citation, opens_with_pronoun
 from ..documents.chunking import split_sentences
 from ..documents.entities import FULL_DATE, MONTH_YEAR, MONTHS, NUMBER_WORDS, YEAR, Gazetteer, iso_date, place_spans
-from ..documents.text import STOPWORDS, content_terms, fold, same_token, words
+from ..documents.text import STOPWORDS, content_terms, fold, same_token, stem, words
 from ..reading.align import Alignment, WordConflict, align, lexicon
 from ..reading.reader import PairReader
 from ..types import Chunk, Citation, Mark, Mismatch, Verdict, VerdictLabel
@@ -789,6 +789,15 @@ class Candidate:
         group ('Armenian civilians' in one, 'Iranian citizens' in the next)."""
         return all(not m.mismatches and not m.words.conflicts and not m.words.unsure for m in self.members)
 
+    @property
+    def one_statement(self) -> bool:
+        """Two sentences of which the second refers back to the first (`refers_back`): one statement, which may
+        make a close match as one sentence does ('The city maintains seven sister-city relationships. The newest,
+        with Accra, …, was signed in 2022.' for a claim about the sister-city agreement with Accra). Not a
+        contradiction: a value or a negation of the other sentence then stands against the claim (on the gold
+        claims two true ones were contradicted so)."""
+        return len(self.scored) == 2 and refers_back(*(s.hit.chunk.sentence_text(s.sentence) for s in self.scored))
+
     def joins(self, claim: str) -> bool:
         """Whether two sentences together state a claim that joins their facts ('from three in 2010 to seven in
         2024' over 'In 2010, three…' and 'In 2024, seven…'): each sentence alone differs from the claim only where
@@ -807,6 +816,25 @@ class Candidate:
     @property
     def score(self) -> float:
         return self.scored[0].score
+
+
+_DEFINITE = re.compile(r"^(?:The|This|These|That|Those)\s+([^\W\d_]+)(,?)")
+
+
+def refers_back(first: str, second: str) -> bool:
+    """Whether `second` (the sentence after `first`) names its subject only through `first`: it opens with a
+    pronoun ('It employs…'), with a definite noun `first` uses ('…opened an office. The office reports…'), or with
+    a definite superlative or ordinal standing for a noun of `first` ('…seven sister-city relationships. The
+    oldest, with…'). English function words only."""
+    if opens_with_pronoun(second):
+        return True
+    m = _DEFINITE.match(second)
+    if not m:
+        return False
+    head = m.group(1).lower()
+    if m.group(2) and (head.endswith("est") or head in _ORDINALS or head == "last"):
+        return True
+    return stem(head) in {stem(w) for w in words(first)}
 
 
 def _value_word(word: str) -> bool:
@@ -930,7 +958,8 @@ def _decide(claim: str, candidates: list[Candidate], reader: PairReader | None =
         return _verdict(claim, "contradicted", 0.5 + 0.5 * comp.overlap * comp.predicate, best_contra, comp.mismatches)
     if reader is not None and (read := settle(claim, readings(reader, claim, candidates))):
         return read
-    near = max((c for c in candidates if c.comparison.close and (len(c.scored) == 1 or c.joins(claim))),
+    near = max((c for c in candidates
+                if c.comparison.close and (len(c.scored) == 1 or c.one_statement or c.joins(claim))),
                key=_strength, default=None)
     if near:
         comp = near.comparison
