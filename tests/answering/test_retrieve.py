@@ -76,7 +76,13 @@ def test_node_caching_retrievers_return_what_llama_indexs_own_return(assistant: 
 
 def test_the_node_cache_keeps_the_latest_nodes_and_skips_vanished_ones() -> None:
     cache = _NodeCache(size=2)
-    assert cache.missing(["a", "b"]) == ["a", "b"]
-    assert cache.take(["a", "b"], {"a": 1, "b": 2}) == [1, 2]
-    assert cache.take(["c", "gone"], {"c": 3}) == [3, None]  # "gone": deleted between query and fetch
-    assert cache.missing(["a", "b", "c"]) == ["a"]  # least recently used dropped
+    asked: list[list[str]] = []
+
+    def make(missing: list[str]) -> dict[str, int]:
+        asked.append(missing)
+        return {k: v for k, v in {"a": 1, "b": 2, "c": 3}.items() if k in missing}
+
+    assert cache.nodes(["a", "b"], make) == [1, 2] and asked == [["a", "b"]]
+    assert cache.nodes(["c", "gone"], make) == [3, None]  # "gone": deleted between query and fetch
+    cache.nodes(["a", "b", "c"], make)
+    assert asked[-1] == ["a"]  # least recently used dropped

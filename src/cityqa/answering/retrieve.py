@@ -14,6 +14,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -198,12 +199,12 @@ class _NodeCache:
         self._nodes: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def missing(self, ids: list[str]) -> list[str]:
+    def nodes(self, ids: list[str], make: Callable[[list[str]], dict[str, Any]]) -> list[Any]:
+        """The nodes of `ids`, those not cached made by `make` (from the ids missing, outside the lock: it may read
+        Chroma), None for one it could not make (deleted since the query by a concurrent ingest's clean-up)."""
         with self._lock:
-            return [node_id for node_id in ids if node_id not in self._nodes]
-
-    def take(self, ids: list[str], made: dict[str, Any]) -> list[Any]:
-        """The nodes of `ids` (None for one neither cached nor in `made`), after adding `made` to the cache."""
+            missing = [node_id for node_id in ids if node_id not in self._nodes]
+        made = make(missing) if missing else {}
         with self._lock:
             self._nodes.update(made)
             nodes = [self._nodes.get(node_id) for node_id in ids]
@@ -236,11 +237,9 @@ def _node_caching_bm25() -> Any:
             found, scores = self.bm25.retrieve(tokens, k=self.similarity_top_k, show_progress=False,
                                                weight_mask=mask)
             records = [item if isinstance(item, dict) else self.corpus[int(item)] for item in found[0]]
-            ids = [record["node_id"] for record in records]
-            wanted = set(self._cache.missing(ids))
-            made = {record["node_id"]: metadata_dict_to_node(record) for record in records
-                    if record["node_id"] in wanted}
-            nodes = self._cache.take(ids, made)
+            by_id = {record["node_id"]: record for record in records}
+            nodes = self._cache.nodes([record["node_id"] for record in records], lambda missing: {
+                node_id: metadata_dict_to_node(by_id[node_id]) for node_id in missing})
             return [NodeWithScore(node=node, score=float(score)) for node, score in zip(nodes, scores[0], strict=True)]
 
     return NodeCachingBM25
@@ -268,17 +267,16 @@ def _id_first_store() -> type:
                 return super().query(query, **kwargs)
             found: Any = self._collection.query(
                 query_embeddings=query.query_embedding, n_results=query.similarity_top_k, include=["distances"])
-            ids = found["ids"][0]
-            missing = self._cache.missing(ids)
-            made = {}
-            if missing:  # None later for one deleted since the query (a concurrent ingest's clean-up): left out
-                records: Any = self._collection.get(ids=missing, include=["documents", "metadatas"])
-                made = {node_id: metadata_dict_to_node(metadata, text=text) for node_id, text, metadata
-                        in zip(records["ids"], records["documents"], records["metadatas"], strict=True)}
-            kept = [(node, distance) for node, distance
-                    in zip(self._cache.take(ids, made), found["distances"][0], strict=True) if node is not None]
+            nodes = self._cache.nodes(found["ids"][0], self._records)
+            kept = [(node, distance) for node, distance  # a node deleted since the query is left out
+                    in zip(nodes, found["distances"][0], strict=True) if node is not None]
             return VectorStoreQueryResult(nodes=[node for node, _ in kept], ids=[node.node_id for node, _ in kept],
                                           similarities=[math.exp(-distance) for _, distance in kept])
+
+        def _records(self, ids: list[str]) -> dict[str, Any]:
+            records: Any = self._collection.get(ids=ids, include=["documents", "metadatas"])
+            return {node_id: metadata_dict_to_node(metadata, text=text) for node_id, text, metadata
+                    in zip(records["ids"], records["documents"], records["metadatas"], strict=True)}
 
     return IdFirstChromaStore
 

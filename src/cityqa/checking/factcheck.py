@@ -621,11 +621,11 @@ def _compare_words(result: Comparison, claim: Text, evidence: Text, heading: set
         return conflict.kind in WORD_SLOTS and all(any(a <= t.start and t.end <= b for a, b in numeric)
                                                    for t in conflict.evidence)
 
-    unstated = [c for c in result.words.conflicts if not restates(c) and against_a_number(c)]
+    restated = [c for c in result.words.conflicts if restates(c)]
+    unstated = [c for c in result.words.conflicts if c not in restated and against_a_number(c)]
     result.words.missing += [t for c in unstated for t in c.claim if lexicon().pos(t.norm) in {"n", "a"}]
-    result.words.conflicts = [c for c in result.words.conflicts if c not in unstated]
-    conflicting = {t.stem for c in result.words.conflicts for t in c.claim}
-    result.words.conflicts = [c for c in result.words.conflicts if not restates(c)]
+    conflicting = {t.stem for c in result.words.conflicts if c not in unstated for t in c.claim}
+    result.words.conflicts = [c for c in result.words.conflicts if c not in restated and c not in unstated]
     result.mismatches += [Mismatch(claim=c.claim_text, source=c.evidence_text, kind=c.kind)
                           for c in result.words.conflicts]
     if title and heading:

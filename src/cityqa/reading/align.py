@@ -15,13 +15,14 @@ a general resource, not from reading any corpus.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import gzip
 import itertools
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -77,6 +78,20 @@ def tokenize(text: str) -> tuple[Token, ...]:
     return tuple(out)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The garbage collector off while many small objects are built, then everything alive frozen (`gc.freeze`),
+    so later collections do not walk it again (see `Lexicon.bundled`)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if paused:
+            gc.enable()
+
+
 class Lexicon:
     """WordNet senses of single words, looked up through their base forms: synonyms (a shared synset),
     hypernyms (a 'delegation' is a 'group'), antonyms and each word's usual part of speech.
@@ -104,15 +119,9 @@ class Lexicon:
         alive is frozen (`gc.freeze`), so later collections do not walk the tables, nor the imported libraries,
         again: `cityqa ask` from a cold process took 2.8 s without, 2.0 s with."""
         raw = resources.files("cityqa.reading").joinpath("models", LEXICON_FILE).read_bytes()
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             data = json.loads(gzip.decompress(raw))
             return cls(data["synsets"], data["antonyms"], data["pos"], data["exceptions"])
-        finally:
-            gc.freeze()
-            if paused:
-                gc.enable()
 
     @cached_property
     def _tables(self) -> tuple[dict[str, list[tuple[int, int]]], list[Sequence[int]], list[str]]:
@@ -121,18 +130,12 @@ class Lexicon:
         senses: dict[str, list[tuple[int, int]]] = {}
         parents: list[Sequence[int]] = []
         kinds: list[str] = []
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             for row, (kind, words, ranks, ups) in enumerate(self._synsets):
                 parents.append(ups)
                 kinds.append(kind)
                 for word, rank in zip(words, ranks, strict=True):
                     senses.setdefault(word, []).append((row, rank))
-        finally:
-            gc.freeze()
-            if paused:
-                gc.enable()
         return senses, parents, kinds
 
     @lru_cache(maxsize=16384)  # noqa: B019 - one lexicon per process, kept for its life
